@@ -1,0 +1,271 @@
+"""The ``ivrflow`` command line.
+
+    ivrflow validate FILE...            check flows (exit 0 valid, 1 invalid, 2 unusable input)
+    ivrflow schema                      print the flow document's JSON Schema
+    ivrflow nodes [--json]              list the installed node types
+    ivrflow simulate FLOW --keys "1 #"  walk a flow with a scripted caller and print the trace
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from nodes.api import CATEGORIES
+from nodes.registry import Registry, default_registry
+from runtime.call import DialStatus, QueueStatus
+from runtime.clock import parse_at
+from runtime.document import UnusableFlow, load_flow_file
+from runtime.flow import flow_schema
+from runtime.library import DirectoryLibrary
+from runtime.problems import Problem
+from runtime.render import format_trace, pad
+from runtime.simulator import ScriptError, simulate
+from runtime.validate import ValidationResult, validate_text
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2
+
+
+def _lang(args: argparse.Namespace) -> str:
+    """Message language: ``--lang``, else ``IVRFLOW_LANG``, else Chinese."""
+    chosen = getattr(args, "lang", None) or os.environ.get("IVRFLOW_LANG", "zh")
+    return "en" if chosen.startswith("en") else "zh"
+
+
+def _print_problems(problems: Sequence[Problem], source: str, lang: str, out: TextIO) -> None:
+    for problem in problems:
+        out.write(problem.render(source, lang) + "\n")
+
+
+def _load_and_validate(
+    path: str, registry: Registry
+) -> tuple[ValidationResult | None, Problem | None]:
+    try:
+        text = load_flow_file(path)
+    except UnusableFlow as exc:
+        return None, exc.problem
+    library = DirectoryLibrary(Path(path).resolve().parent, registry)
+    return validate_text(text, registry=registry, library=library), None
+
+
+# -- validate ----------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    registry = default_registry()
+    lang = _lang(args)
+    worst = EXIT_OK
+    report: list[dict[str, Any]] = []
+    for path in args.files:
+        result, unusable = _load_and_validate(path, registry)
+        if unusable is not None:
+            worst = max(worst, EXIT_UNUSABLE)
+            report.append({"file": path, "ok": False, "unusable": True,
+                           "problems": [unusable.to_json()]})
+            if not args.json:
+                _print_problems([unusable], path, lang, sys.stdout)
+            continue
+        assert result is not None
+        if not result.ok:
+            worst = max(worst, EXIT_INVALID)
+        report.append({"file": path, "unusable": False, **result.to_json()})
+        if not args.json:
+            _print_problems(result.problems, path, lang, sys.stdout)
+            if lang == "en":
+                verdict = "valid" if result.ok else "INVALID"
+                print(f"{path}: {verdict} ({len(result.errors)} errors, "
+                      f"{len(result.warnings)} warnings)")
+            else:
+                verdict = "通过" if result.ok else "未通过"
+                print(f"{path}: {verdict}（{len(result.errors)} 个错误，"
+                      f"{len(result.warnings)} 个警告）")
+    if args.json:
+        json.dump({"files": report, "exit_code": worst}, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    _report_registry(registry, lang, args.json)
+    return worst
+
+
+def _report_registry(registry: Registry, lang: str, quiet: bool) -> None:
+    for problem in registry.problems:
+        msg = problem.message_en if lang == "en" else problem.message_zh
+        sys.stderr.write(f"ivrflow: {msg}\n")
+
+
+# -- schema / nodes ----------------------------------------------------------------------
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    json.dump(flow_schema(), sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    registry = default_registry()
+    lang = _lang(args)
+    if args.json:
+        json.dump(
+            {
+                "categories": CATEGORIES,
+                "nodes": registry.describe(),
+                "problems": [p.to_json() for p in registry.problems],
+            },
+            sys.stdout,
+            ensure_ascii=False,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+        return EXIT_OK
+    key = "en" if lang == "en" else "zh"
+    current = None
+    for cls in registry:
+        if cls.category != current:
+            current = cls.category
+            print(f"\n[{CATEGORIES[current][key]}]")
+        exits = ", ".join(cls.exits) if cls.exits else ("—" if cls.terminal else "")
+        if cls.computed_exits():
+            exits = (exits + ", " if exits else "") + ("…from config" if key == "en" else "…按配置")
+        print(f"  {pad(cls.type, 24)} v{cls.version}  {pad(cls.title[key], 18)}  exits: {exits}")
+    _report_registry(registry, lang, False)
+    return EXIT_INVALID if registry.problems else EXIT_OK
+
+
+# -- simulate ----------------------------------------------------------------------------
+
+
+def _parse_vars(items: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--var expects NAME=VALUE, got {item!r}")
+        try:
+            out[name] = json.loads(value)
+        except json.JSONDecodeError:
+            out[name] = value
+    return out
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    registry = default_registry()
+    lang = _lang(args)
+    result, unusable = _load_and_validate(args.flow, registry)
+    if unusable is not None:
+        _print_problems([unusable], args.flow, lang, sys.stderr)
+        return EXIT_UNUSABLE
+    assert result is not None
+    if result.flow is None:
+        _print_problems(result.problems, args.flow, lang, sys.stderr)
+        return EXIT_INVALID
+    flow = result.flow
+    try:
+        at = parse_at(args.at, flow.settings.timezone) if args.at else None
+        variables = _parse_vars(args.var)
+    except ValueError as exc:
+        sys.stderr.write(f"ivrflow simulate: {exc}\n")
+        return EXIT_UNUSABLE
+    library = DirectoryLibrary(Path(args.flow).resolve().parent, registry)
+    try:
+        trace, channel = asyncio.run(
+            simulate(
+                flow,
+                args.keys,
+                caller=args.caller,
+                called=args.called,
+                at=at,
+                library=library,
+                variables=variables,
+                when_done="silence" if args.silence else "hangup",
+                queue_status=args.queue,
+                dial_status=args.dial,
+            )
+        )
+    except ScriptError as exc:
+        sys.stderr.write(f"ivrflow simulate: {exc.message_en if lang == 'en' else exc.message_zh}\n")
+        return EXIT_UNUSABLE
+    if args.json:
+        data = trace.to_json()
+        data["unused_keys"] = channel.unused_keys
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    if lang == "en":
+        header = (f"{flow.name} ({flow.id}) — caller {args.caller}, at {trace.started_at}, "
+                  f"keys {args.keys!r}")
+    else:
+        header = (f"{flow.name}（{flow.id}）— 主叫 {args.caller}，时间 {trace.started_at}，"
+                  f"按键 “{args.keys}”")
+    print(format_trace(trace, language=lang, header=header))
+    if channel.unused_keys:
+        unused = " ".join(channel.unused_keys)
+        print(f"(unused keys: {unused})" if lang == "en" else f"（未用到的按键：{unused}）")
+    return EXIT_OK
+
+
+# -- main --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ivrflow",
+        description="ivrflow — visual IVR flows for Asterisk (12329 hotlines).",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--lang", choices=["zh", "en"], help="message language (default zh, or $IVRFLOW_LANG)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="validate flow files", parents=[common])
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("schema", help="print the flow JSON Schema", parents=[common])
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("nodes", help="list installed node types", parents=[common])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_nodes)
+
+    p = sub.add_parser("simulate", help="walk a flow with scripted key presses", parents=[common])
+    p.add_argument("flow", metavar="FLOW")
+    p.add_argument("--keys", default="", help='caller input, one token per prompt: "1 123456# - h"')
+    p.add_argument("--caller", default="13800138000", help="caller number")
+    p.add_argument("--called", default="12329", help="dialled number")
+    p.add_argument("--at", help='frozen date/time, e.g. "2026-10-01 10:00" (flow time zone)')
+    p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a variable (JSON value or text); repeatable")
+    p.add_argument("--queue", default="completed", choices=[s.value for s in QueueStatus],
+                   help="what a queue transfer returns")
+    p.add_argument("--dial", default="completed", choices=[s.value for s in DialStatus],
+                   help="what dialling an outside number returns")
+    p.add_argument("--silence", action="store_true",
+                   help="after the keys run out the caller stays silent instead of hanging up")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
