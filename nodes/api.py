@@ -292,9 +292,8 @@ class Node:
 
 
 def _bilingual(value: Any) -> bool:
-    return (
-        isinstance(value, Mapping)
-        and all(isinstance(value.get(k), str) and value.get(k).strip() for k in ("zh", "en"))
+    return isinstance(value, Mapping) and all(
+        isinstance(value.get(k), str) and value.get(k).strip() for k in ("zh", "en")
     )
 
 
@@ -303,7 +302,8 @@ def _definition_problems(cls: type[Node]) -> list[str]:
     node_type = cls.__dict__.get("type", getattr(cls, "type", None))
     if not isinstance(node_type, str) or not NODE_TYPE_RE.match(node_type):
         problems.append(
-            f"type must be a namespaced lower-case name like 'fund.account_query', got {node_type!r}"
+            "type must be a namespaced lower-case name like 'fund.account_query', "
+            f"got {node_type!r}"
         )
     if not isinstance(cls.version, int) or isinstance(cls.version, bool) or cls.version < 1:
         problems.append(f"version must be an integer >= 1, got {cls.version!r}")

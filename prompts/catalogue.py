@@ -53,7 +53,7 @@ class FlowPromptCatalogue:
 
 
 def _by_primary(texts: Mapping[str, str], language: str) -> str | None:
-    primary = language.split("-")[0]
+    primary = language.split("-", maxsplit=1)[0]
     for tag, text in texts.items():
         if tag.split("-")[0] == primary and text:
             return text

@@ -51,7 +51,7 @@ __all__ = [
 DTMF_KEYS = "0123456789*#"
 
 
-class CallerHangup(Exception):  # noqa: N818 - an event, not an error
+class CallerHangup(Exception):
     """The caller hung up. Raised by any media operation; ends the call."""
 
 
@@ -194,7 +194,9 @@ class Channel(Protocol):
 
     async def dial(self, number: str, *, timeout_s: int, caller_id: str = "") -> DialResult: ...
 
-    async def voicemail(self, mailbox: str, *, greeting: str = "unavailable") -> VoicemailResult: ...
+    async def voicemail(
+        self, mailbox: str, *, greeting: str = "unavailable"
+    ) -> VoicemailResult: ...
 
     async def record(
         self, *, max_s: int, silence_s: int, beep: bool, prompts: Sequence[Prompt] = ()
@@ -268,7 +270,9 @@ class Call(Protocol):
 
     async def dial(self, number: str, *, timeout_s: int, caller_id: str = "") -> DialResult: ...
 
-    async def voicemail(self, mailbox: str, *, greeting: str = "unavailable") -> VoicemailResult: ...
+    async def voicemail(
+        self, mailbox: str, *, greeting: str = "unavailable"
+    ) -> VoicemailResult: ...
 
     async def record(
         self, *, max_s: int, silence_s: int, beep: bool, prompt_ids: Sequence[str] = ()

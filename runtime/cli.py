@@ -1,9 +1,9 @@
 """The ``ivrflow`` command line.
 
-    ivrflow validate FILE...            check flows (exit 0 valid, 1 invalid, 2 unusable input)
-    ivrflow schema                      print the flow document's JSON Schema
-    ivrflow nodes [--json]              list the installed node types
-    ivrflow simulate FLOW --keys "1 #"  walk a flow with a scripted caller and print the trace
+ivrflow validate FILE...            check flows (exit 0 valid, 1 invalid, 2 unusable input)
+ivrflow schema                      print the flow document's JSON Schema
+ivrflow nodes [--json]              list the installed node types
+ivrflow simulate FLOW --keys "1 #"  walk a flow with a scripted caller and print the trace
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         result, unusable = _load_and_validate(path, registry)
         if unusable is not None:
             worst = max(worst, EXIT_UNUSABLE)
-            report.append({"file": path, "ok": False, "unusable": True,
-                           "problems": [unusable.to_json()]})
+            report.append(
+                {"file": path, "ok": False, "unusable": True, "problems": [unusable.to_json()]}
+            )
             if not args.json:
                 _print_problems([unusable], path, lang, sys.stdout)
             continue
@@ -81,12 +82,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
             _print_problems(result.problems, path, lang, sys.stdout)
             if lang == "en":
                 verdict = "valid" if result.ok else "INVALID"
-                print(f"{path}: {verdict} ({len(result.errors)} errors, "
-                      f"{len(result.warnings)} warnings)")
+                print(
+                    f"{path}: {verdict} ({len(result.errors)} errors, "
+                    f"{len(result.warnings)} warnings)"
+                )
             else:
                 verdict = "通过" if result.ok else "未通过"
-                print(f"{path}: {verdict}（{len(result.errors)} 个错误，"
-                      f"{len(result.warnings)} 个警告）")
+                print(
+                    f"{path}: {verdict}（{len(result.errors)} 个错误，"
+                    f"{len(result.warnings)} 个警告）"
+                )
     if args.json:
         json.dump({"files": report, "exit_code": worst}, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -190,7 +195,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             )
         )
     except ScriptError as exc:
-        sys.stderr.write(f"ivrflow simulate: {exc.message_en if lang == 'en' else exc.message_zh}\n")
+        sys.stderr.write(
+            f"ivrflow simulate: {exc.message_en if lang == 'en' else exc.message_zh}\n"
+        )
         return EXIT_UNUSABLE
     if args.json:
         data = trace.to_json()
@@ -199,11 +206,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return EXIT_OK
     if lang == "en":
-        header = (f"{flow.name} ({flow.id}) — caller {args.caller}, at {trace.started_at}, "
-                  f"keys {args.keys!r}")
+        header = (
+            f"{flow.name} ({flow.id}) — caller {args.caller}, at {trace.started_at}, "
+            f"keys {args.keys!r}"
+        )
     else:
-        header = (f"{flow.name}（{flow.id}）— 主叫 {args.caller}，时间 {trace.started_at}，"
-                  f"按键 “{args.keys}”")
+        header = (
+            f"{flow.name}（{flow.id}）— 主叫 {args.caller}，时间 {trace.started_at}，"
+            f"按键 “{args.keys}”"
+        )
     print(format_trace(trace, language=lang, header=header))
     if channel.unused_keys:
         unused = " ".join(channel.unused_keys)
@@ -243,14 +254,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--caller", default="13800138000", help="caller number")
     p.add_argument("--called", default="12329", help="dialled number")
     p.add_argument("--at", help='frozen date/time, e.g. "2026-10-01 10:00" (flow time zone)')
-    p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
-                   help="set a variable (JSON value or text); repeatable")
-    p.add_argument("--queue", default="completed", choices=[s.value for s in QueueStatus],
-                   help="what a queue transfer returns")
-    p.add_argument("--dial", default="completed", choices=[s.value for s in DialStatus],
-                   help="what dialling an outside number returns")
-    p.add_argument("--silence", action="store_true",
-                   help="after the keys run out the caller stays silent instead of hanging up")
+    p.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable (JSON value or text); repeatable",
+    )
+    p.add_argument(
+        "--queue",
+        default="completed",
+        choices=[s.value for s in QueueStatus],
+        help="what a queue transfer returns",
+    )
+    p.add_argument(
+        "--dial",
+        default="completed",
+        choices=[s.value for s in DialStatus],
+        help="what dialling an outside number returns",
+    )
+    p.add_argument(
+        "--silence",
+        action="store_true",
+        help="after the keys run out the caller stays silent instead of hanging up",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_simulate)
     return parser

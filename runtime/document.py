@@ -39,7 +39,7 @@ MAX_DEPTH = 64
 """Deepest nesting of objects/arrays accepted in a flow document."""
 
 
-class UnusableFlow(Exception):  # noqa: N818 - reads better at call sites
+class UnusableFlow(Exception):
     """The input cannot be read as a flow document at all (exit code 2 in the CLI)."""
 
     def __init__(self, problem: Problem) -> None:
@@ -82,11 +82,10 @@ class FlowText:
 
     def with_locations(self, problems: list[Problem]) -> list[Problem]:
         out = []
-        for p in problems:
-            if p.line is None and (p.pointer or p.pointer == ""):
-                line, col = self.locate(p.pointer)
-                p = p.at(line, col)
-            out.append(p)
+        for problem in problems:
+            if problem.line is None:
+                problem = problem.at(*self.locate(problem.pointer))  # noqa: PLW2901
+            out.append(problem)
         return out
 
 
@@ -120,9 +119,6 @@ def _check_depth(text: str) -> int | None:
         elif ch in "]}":
             depth -= 1
     return None
-
-
-_ESCAPES_RE = re.compile(r"[\[\]{}\"\\]")
 
 
 def _fast_depth_ok(text: str) -> bool:
@@ -197,9 +193,7 @@ def load_flow_text(text: str, *, name: str = "<flow>") -> FlowText:
             ).at(exc.lineno, exc.colno)
         ) from None
     except RecursionError:  # belt and braces; _check_depth should have caught it
-        raise UnusableFlow(
-            error("json.too_deep", "嵌套层数过深。", "Nesting too deep.")
-        ) from None
+        raise UnusableFlow(error("json.too_deep", "嵌套层数过深。", "Nesting too deep.")) from None
     flow = FlowText(data=data, text=text, name=name)
     for key in dict.fromkeys(duplicates):
         flow.problems.extend(_duplicate_problems(text, key))
@@ -214,7 +208,8 @@ def _duplicate_problems(text: str, key: str) -> list[Problem]:
     where_en = ", ".join(str(n) for n in lines)
     problem = error(
         "json.duplicate_key",
-        f"键 “{key}” 重复出现（{where_zh}）：只有最后一个会生效。若是节点 ID，请给每个节点唯一的 ID。",
+        f"键 “{key}” 重复出现（{where_zh}）：只有最后一个会生效。"
+        "若是节点 ID，请给每个节点唯一的 ID。",
         f"Key '{key}' appears more than once (lines {where_en}); only the last one would "
         "take effect. If it is a node id, give each node a unique id.",
     )

@@ -52,7 +52,7 @@ FALLBACK_GRACE_STEPS = 50
 READ_ONLY = frozenset({"caller", "called", "call_id", "language", "last_error"})
 
 
-class _EndCall(Exception):  # noqa: N818 - control flow
+class _EndCall(Exception):
     def __init__(self, outcome: Outcome) -> None:
         super().__init__(outcome.kind)
         self.outcome = outcome
@@ -246,7 +246,9 @@ class FlowCall:
         words = spell(kind, value, lang)
         prompts = [Prompt(w.prompt, w.text, lang) for w in words]
         sep = "" if lang.startswith("zh") else " "
-        self.note("say", kind=kind, text=sep.join(w.text for w in words))
+        trace = self._state.trace
+        secret = value is not None and trace.scrub(str(value)) != str(value)
+        self.note("say", kind=kind, text=MASK if secret else sep.join(w.text for w in words))
         key = await self._state.channel.play(prompts, barge_in=barge_in)
         if key:
             self.note("barge_in", key=key)
@@ -482,15 +484,13 @@ class Interpreter:
             raise CallerHangup()
         try:
             result = task.result()
-        except CallerHangup:
+        except (CallerHangup, _EndCall):  # the caller left, or a sub-flow ended the call
             raise
         except TimeoutError:
             exit_name = "timeout" if "timeout" in spec.declared_exits else None
             if exit_name is None and "error" in spec.declared_exits:
                 exit_name = "error"
-            raise _NodeFailed(
-                exit_name, f"node ran longer than {spec.cls.timeout_s:g} s"
-            ) from None
+            raise _NodeFailed(exit_name, f"node ran longer than {spec.cls.timeout_s:g} s") from None
         except asyncio.CancelledError:
             raise _NodeFailed(None, "node was cancelled") from None
         except Exception as exc:
@@ -522,7 +522,7 @@ class Interpreter:
         raise _EndCall(Outcome(kind, node_id, step.error or kind))
 
 
-class _NodeFailed(Exception):  # noqa: N818 - control flow
+class _NodeFailed(Exception):
     def __init__(self, exit_name: str | None, reason: str) -> None:
         super().__init__(reason)
         self.exit_name = exit_name

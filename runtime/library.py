@@ -16,12 +16,11 @@ from runtime.flow import Flow
 __all__ = ["DirectoryLibrary", "MemoryLibrary"]
 
 
-def _subflow_ids(document: object) -> list[str]:
+def _subflow_ids(document: object, registry: Registry) -> list[str]:
     """Ids of the flows a document calls (``x-ivrflow: flow`` references)."""
     out: list[str] = []
     if not isinstance(document, dict) or not isinstance(document.get("nodes"), dict):
         return out
-    registry = default_registry()
     for node in document["nodes"].values():
         if not isinstance(node, dict):
             continue
@@ -54,7 +53,7 @@ class MemoryLibrary:
         return flow_id in self.documents
 
     def subflows_of(self, flow_id: str) -> list[str]:
-        return _subflow_ids(self.documents.get(flow_id))
+        return _subflow_ids(self.documents.get(flow_id), self.registry or default_registry())
 
     def get(self, flow_id: str) -> Flow | None:
         if flow_id in self._cache:

@@ -37,7 +37,9 @@ def describe_outcome(outcome: Outcome | None, language: str = "zh") -> str:
     text = en if language.startswith("en") else zh
     where = ""
     if outcome.node:
-        where = f" (node {outcome.node})" if language.startswith("en") else f"（节点 {outcome.node}）"
+        where = (
+            f" (node {outcome.node})" if language.startswith("en") else f"（节点 {outcome.node}）"
+        )
     detail = f": {outcome.detail}" if outcome.detail and outcome.kind != "completed" else ""
     return f"{text}{where}{detail}"
 

@@ -45,7 +45,7 @@ from runtime.flow import Flow, FlowLibrary
 from runtime.interpreter import Interpreter
 from runtime.trace import Trace
 
-__all__ = ["SILENCE", "HANGUP", "ScriptError", "SimulatedChannel", "parse_script", "simulate"]
+__all__ = ["HANGUP", "SILENCE", "ScriptError", "SimulatedChannel", "parse_script", "simulate"]
 
 SILENCE = "-"
 HANGUP = "h"
@@ -184,10 +184,15 @@ class SimulatedChannel:
     async def transfer_queue(self, request: QueueRequest) -> QueueResult:
         self._check()
         self.heard.append(
-            Heard("queue", [p.id for p in request.announce], request.queue, {
-                "priority": request.priority,
-                "caller_data": dict(request.caller_data),
-            })
+            Heard(
+                "queue",
+                [p.id for p in request.announce],
+                request.queue,
+                {
+                    "priority": request.priority,
+                    "caller_data": dict(request.caller_data),
+                },
+            )
         )
         agent = "sim-agent" if self.queue_status is QueueStatus.COMPLETED else ""
         return QueueResult(self.queue_status, agent=agent)

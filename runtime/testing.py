@@ -45,6 +45,7 @@ def make_flow(
     prompts: Mapping[str, Any] | None = None,
     variables: Mapping[str, Mapping[str, Any]] | None = None,
     languages: Iterable[str] = ("zh-CN",),
+    settings: Settings | None = None,
 ) -> Flow:
     """A one-node flow around ``node_cls`` (for tests that need a Flow object)."""
     full = node_cls.with_defaults(config)
@@ -70,7 +71,7 @@ def make_flow(
             for name, v in (variables or {}).items()
         },
         prompts=dict(prompts or {}),
-        settings=Settings(),
+        settings=settings or Settings(),
     )
 
 
@@ -83,6 +84,7 @@ async def run_node(
     variables: Mapping[str, Mapping[str, Any]] | None = None,
     prompts: Mapping[str, Any] | None = None,
     languages: Iterable[str] = ("zh-CN",),
+    settings: Settings | None = None,
     at: datetime | None = None,
     resources: Mapping[str, Any] | None = None,
     library: FlowLibrary | None = None,
@@ -91,9 +93,7 @@ async def run_node(
 ) -> NodeRun:
     """Run one node once. ``vars`` sets variable values; ``variables`` declares them
     (``{"pin": {"secret": True}}``)."""
-    flow = make_flow(
-        node_cls, config, prompts=prompts, variables=variables, languages=languages
-    )
+    flow = make_flow(node_cls, config, prompts=prompts, variables=variables, languages=languages)
     channel = channel or SimulatedChannel(keys, **channel_options)
     interpreter = Interpreter(
         library=library, resources=resources, clock=FrozenClock(at) if at else SystemClock()

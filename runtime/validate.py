@@ -227,7 +227,8 @@ class _Checker:
         if version > cls.version:
             self.err(
                 "node.version_too_new",
-                f"节点需要 {type_name} 第 {version} 版，但已安装的是第 {cls.version} 版。请升级插件。",
+                f"节点需要 {type_name} 第 {version} 版，但已安装的是第 {cls.version} 版。"
+                "请升级插件。",
                 f"The node needs {type_name} version {version}, but version {cls.version} is "
                 "installed. Upgrade the plugin.",
                 f"{base}/version",
@@ -258,9 +259,11 @@ class _Checker:
                 node_id,
             )
         exits_doc = node.get("exits", {})
-        wired = {
-            str(k): v for k, v in exits_doc.items() if isinstance(v, str)
-        } if isinstance(exits_doc, dict) else {}
+        wired = (
+            {str(k): v for k, v in exits_doc.items() if isinstance(v, str)}
+            if isinstance(exits_doc, dict)
+            else {}
+        )
         declared: tuple[str, ...] = ()
         refs: list[Reference] = []
         if config_ok:
@@ -428,9 +431,7 @@ class _Checker:
                     )
         # Loops in which nothing waits for the caller or counts passes.
         free = [
-            n.id
-            for n in self.nodes.values()
-            if not (n.cls.waits_for_input or n.cls.bounds_loops)
+            n.id for n in self.nodes.values() if not (n.cls.waits_for_input or n.cls.bounds_loops)
         ]
         sub = graph.subgraph(free)
         for component in nx.strongly_connected_components(sub):
@@ -500,7 +501,8 @@ class _Checker:
                     if ref.value not in variables and ref.value not in SYSTEM_VARIABLES:
                         self.warn(
                             "variable.undeclared",
-                            f"变量 “{ref.value}” 未在流程变量中声明（无法设置类型、默认值或保密）。",
+                            f"变量 “{ref.value}” 未在流程变量中声明"
+                            "（无法设置类型、默认值或保密）。",
                             f"Variable '{ref.value}' is not declared in the flow's variables "
                             "(so it has no type, default or secret flag).",
                             ptr,
@@ -537,8 +539,10 @@ class _Checker:
                 continue
             reported.add(name)
             what_zh = "已声明但没有默认值，" if isinstance(spec, dict) else "未声明，"
-            what_en = "is declared without a default and" if isinstance(spec, dict) else (
-                "is not declared and"
+            what_en = (
+                "is declared without a default and"
+                if isinstance(spec, dict)
+                else ("is not declared and")
             )
             self.warn(
                 "variable.never_set",
@@ -749,8 +753,10 @@ def _schema_message(err: ValidationError, doc: Any) -> tuple[str, str]:
         names = ", ".join(missing)
         return f"{where} 缺少必填字段：{names}。", f"{where} is missing required field(s): {names}."
     if kw == "type":
-        want = err.validator_value if isinstance(err.validator_value, str) else "/".join(
+        want = (
             err.validator_value
+            if isinstance(err.validator_value, str)
+            else "/".join(err.validator_value)
         )
         want_zh = "或".join(_ZH_TYPES.get(w, w) for w in want.split("/"))
         return (
@@ -766,16 +772,25 @@ def _schema_message(err: ValidationError, doc: Any) -> tuple[str, str]:
             f"{where} 必须是 {err.validator_value!r}。",
             f"{where} must be {err.validator_value!r}.",
         )
-    if kw == "pattern" or (kw == "propertyNames") or kw == "anyOf":
-        shown = err.instance if not isinstance(err.instance, dict | list) else ""
-        if kw == "propertyNames":
+    if kw == "pattern":
+        if "propertyNames" in err.schema_path:
             return (
-                f"{where} 中有不合法的名称：{err.message}",
-                f"{where} contains an invalid name: {err.message}",
+                f"{where} 中的名称 “{err.instance}” 不合法（格式：{err.validator_value}）。",
+                f"{where}: the name '{err.instance}' is not allowed "
+                f"(format: {err.validator_value}).",
             )
         return (
-            f"{where} 的值 {shown!r} 格式不正确（只允许字母、数字、下划线、连字符等，见说明）。",
-            f"{where} value {shown!r} has an invalid format: {err.message}",
+            f"{where} 的值 “{err.instance}” 格式不正确（格式：{err.validator_value}）。",
+            f"{where}: the value '{err.instance}' has the wrong format "
+            f"(format: {err.validator_value}).",
+        )
+    if kw == "anyOf":
+        shown = (
+            err.instance if not isinstance(err.instance, dict | list) else _json_type(err.instance)
+        )
+        return (
+            f"{where} 的值 {shown!r} 无效。",
+            f"{where}: {shown!r} is not a valid value.",
         )
     return f"{where}：{_zh_config_message(err.message)}", f"{where}: {err.message}"
 

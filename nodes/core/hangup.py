@@ -37,4 +37,3 @@ class Hangup(Node):
         if config["prompts"]:
             await call.play(config["prompts"], barge_in=False)
         await call.hangup()
-        return None

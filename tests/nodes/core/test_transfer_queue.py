@@ -1,0 +1,196 @@
+"""core.transfer_queue: the queue request, VIP priority, screen-pop data without secrets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nodes.api import Reference
+from nodes.core.transfer_queue import TransferQueue
+from runtime.call import Prompt, QueueRequest, QueueResult, QueueStatus
+from runtime.simulator import SimulatedChannel
+from runtime.testing import NodeRun, run_node
+
+PROMPTS = {"please_hold": {"text": {"zh-CN": "正在为您转接"}}}
+
+
+class QueueChannel(SimulatedChannel):
+    """Keeps the QueueRequest the node built."""
+
+    def __init__(self, status: Any = QueueStatus.COMPLETED, **options: Any) -> None:
+        super().__init__("", **options)
+        self.requests: list[QueueRequest] = []
+        self.status = status
+
+    async def transfer_queue(self, request: QueueRequest) -> QueueResult:
+        self.requests.append(request)
+        return QueueResult(self.status, agent="8001")
+
+
+async def transfer(config: dict[str, Any], **kw: Any) -> tuple[NodeRun, QueueRequest]:
+    channel = QueueChannel(kw.pop("status", QueueStatus.COMPLETED), caller=kw.pop("caller", "1"))
+    run = await run_node(TransferQueue, config, channel=channel, prompts=PROMPTS, **kw)
+    (request,) = channel.requests
+    return run, request
+
+
+def test_describe_and_defaults() -> None:
+    assert TransferQueue.exits == ("completed", "timeout", "unavailable", "error")
+    assert TransferQueue.category == "transfer"
+    assert TransferQueue.with_defaults({"queue": "support"}) == {
+        "queue": "support",
+        "priority": 0,
+        "timeout_s": 300,
+        "caller_data": {},
+        "announce": [],
+        "music_class": "",
+    }
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {},
+        {"queue": ""},
+        {"queue": "support&evil"},
+        {"queue": "q" * 65},
+        {"queue": "q", "priority": 11},
+        {"queue": "q", "priority": -1},
+        {"queue": "q", "timeout_s": 9},
+        {"queue": "q", "timeout_s": 3601},
+        {"queue": "q", "caller_data": {"lower": "x"}},
+        {"queue": "q", "caller_data": {f"K{i}": "x" for i in range(21)}},
+        {"queue": "q", "music_class": "a,b"},
+        {"queue": "q", "priority_variable": "1x"},
+    ],
+)
+def test_schema_rejects(config: dict[str, Any]) -> None:
+    assert TransferQueue.config_errors(config)
+
+
+def test_references() -> None:
+    config = TransferQueue.with_defaults(
+        {
+            "queue": "support",
+            "priority_variable": "vip_level",
+            "caller_data": {"MEMBER": "{{member_id}}"},
+            "announce": ["please_hold"],
+        }
+    )
+    assert sorted(TransferQueue.references(config), key=lambda r: r.pointer) == [
+        Reference("prompt", "/announce/0", "please_hold"),
+        Reference("template", "/caller_data/MEMBER", "{{member_id}}"),
+        Reference("variable-in", "/priority_variable", "vip_level"),
+        Reference("queue", "/queue", "support"),
+    ]
+
+
+async def test_request_with_defaults() -> None:
+    run, request = await transfer({"queue": "support"})
+    assert run.exit == "completed"
+    assert request == QueueRequest("support", 0, 300, {}, (), "")
+
+
+async def test_request_with_everything() -> None:
+    run, request = await transfer(
+        {
+            "queue": "loans",
+            "priority": 3,
+            "timeout_s": 120,
+            "caller_data": {"CALLER": "{{caller}}", "CATEGORY": "loan-{{kind}}"},
+            "announce": ["please_hold"],
+            "music_class": "fund_moh",
+        },
+        vars={"kind": "repay"},
+        caller="13900001111",
+    )
+    assert run.exit == "completed"
+    assert request.queue == "loans"
+    assert request.priority == 3
+    assert request.timeout_s == 120
+    assert dict(request.caller_data) == {"CALLER": "13900001111", "CATEGORY": "loan-repay"}
+    assert list(request.announce) == [Prompt("please_hold", "正在为您转接", "zh-CN")]
+    assert request.music_class == "fund_moh"
+    queue_event = next(e for e in run.events if e["event"] == "queue")
+    assert queue_event["caller_data"] == {"CALLER": "13900001111", "CATEGORY": "loan-repay"}
+
+
+@pytest.mark.parametrize(
+    ("status", "exit_name"),
+    [
+        (QueueStatus.COMPLETED, "completed"),
+        (QueueStatus.TIMEOUT, "timeout"),
+        (QueueStatus.UNAVAILABLE, "unavailable"),
+        (QueueStatus.ERROR, "error"),
+    ],
+)
+async def test_every_status_maps_to_its_exit(status: QueueStatus, exit_name: str) -> None:
+    run, _ = await transfer({"queue": "support"}, status=status)
+    assert run.exit == exit_name
+
+
+async def test_simulator_queue_status_option() -> None:
+    run = await run_node(TransferQueue, {"queue": "support"}, queue_status="unavailable")
+    assert run.exit == "unavailable"
+    assert run.heard[0].kind == "queue" and run.heard[0].text == "support"
+
+
+async def test_unknown_status_is_an_error() -> None:
+    run, _ = await transfer({"queue": "support"}, status="transferred")
+    assert run.exit == "error"
+    assert {"event": "queue_unknown_status", "status": "transferred"} in run.events
+
+
+@pytest.mark.parametrize(
+    ("value", "priority"),
+    [(7, 7), ("9", 9), (15, 10), (-2, 0), (4.6, 5), ("abc", 2), (None, 2), (True, 2), ("", 2)],
+)
+async def test_priority_variable(value: Any, priority: int) -> None:
+    run, request = await transfer(
+        {"queue": "vip", "priority": 2, "priority_variable": "level"}, vars={"level": value}
+    )
+    assert request.priority == priority
+    ignored = [e for e in run.events if e["event"] == "priority_variable_ignored"]
+    assert bool(ignored) == (value in ("abc", True))
+
+
+async def test_secret_caller_data_is_dropped() -> None:
+    run, request = await transfer(
+        {
+            "queue": "support",
+            "caller_data": {
+                "PIN": "{{pin}}",
+                "SHOWN": "pin is {{pin}}",
+                "COPY": "{{copied}}",
+                "MEMBER": "{{member}}",
+            },
+        },
+        variables={"pin": {"secret": True}},
+        vars={"pin": "654321", "copied": "x654321y", "member": "M001"},
+    )
+    assert run.exit == "completed"
+    assert dict(request.caller_data) == {"MEMBER": "M001"}
+    dropped = sorted(e["name"] for e in run.events if e["event"] == "caller_data_dropped")
+    assert dropped == ["COPY", "PIN", "SHOWN"]
+    assert "654321" not in repr(run.events)
+
+
+async def test_short_secret_only_blocks_an_exact_match() -> None:
+    _, request = await transfer(
+        {"queue": "support", "caller_data": {"A": "{{flag}}", "B": "{{choice}}", "C": "12"}},
+        variables={"code": {"secret": True}},
+        vars={"code": "1", "flag": "1", "choice": "21"},
+    )
+    assert dict(request.caller_data) == {"B": "21", "C": "12"}
+
+
+async def test_control_characters_never_reach_the_agent_desktop() -> None:
+    _, request = await transfer(
+        {"queue": "support", "caller_data": {"NOTE": "{{note}}"}},
+        vars={"note": 'a"\r\nEXEC System rm\x00' + "x" * 600},
+    )
+    value = request.caller_data["NOTE"]
+    assert "\r" not in value and "\n" not in value and "\x00" not in value
+    assert value.startswith('a" EXEC System rm ')
+    assert len(value) == 256

@@ -1,0 +1,241 @@
+"""The interpreter's rules: exits, errors, timeouts, hangups, caps, secrets, sub-flows."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from support.nodes import Hang, flow, make_registry, node
+
+from runtime.library import MemoryLibrary
+from runtime.simulator import SimulatedChannel, simulate
+from runtime.validate import validate
+
+REGISTRY = make_registry()
+
+
+def build(doc, library=None):
+    result = validate(doc, registry=REGISTRY, library=library)
+    assert result.flow is not None, [p.render() for p in result.errors]
+    return result.flow
+
+
+async def run(doc, keys="", **kw):
+    library = kw.pop("library", None)
+    return await simulate(build(doc, library), keys, library=library, **kw)
+
+
+def linear(*middle, fallback=None):
+    nodes = {"start": node("core.start", {"next": middle[0][0] if middle else "bye"})}
+    for i, (node_id, spec) in enumerate(middle):
+        nxt = middle[i + 1][0] if i + 1 < len(middle) else "bye"
+        nodes[node_id] = {**spec, "exits": {"next": nxt, **spec.get("exits", {})}}
+    nodes["bye"] = node("core.hangup")
+    if fallback:
+        nodes.update(fallback)
+    return nodes
+
+
+async def test_walks_exits_and_records_every_step():
+    doc = flow(linear(("a", node("test.step")), ("hi", node("core.play", prompts=["hello"]))))
+    trace, channel = await run(doc)
+    assert trace.path == ["start", "a", "hi", "bye"]
+    assert [s.exit for s in trace.steps] == ["next", "next", "next", None]
+    assert trace.outcome.kind == "completed"
+    assert channel.answered and channel.hung_up_by_flow
+    assert trace.steps[2].events[0] == {"event": "play", "prompts": ["hello"], "text": "你好"}
+
+
+async def test_error_takes_the_error_exit_and_records_the_reason():
+    nodes = linear(("f", node("test.fail", {"error": "sorry"})))
+    nodes["sorry"] = node("core.hangup")
+    trace, _ = await run(flow(nodes, settings={"fallback": "sorry"}))
+    assert trace.path == ["start", "f", "sorry"]
+    assert trace.steps[1].exit == "error"
+    assert "ConnectionError: backend down" in trace.steps[1].error
+
+
+async def test_error_without_error_exit_goes_to_fallback():
+    nodes = linear(("f", node("test.fail_plain")))
+    nodes["busy"] = node("core.play", {"next": "bye"}, prompts=["hello"])
+    trace, _ = await run(flow(nodes, settings={"fallback": "busy"}))
+    assert trace.path == ["start", "f", "busy", "bye"]
+    assert trace.steps[1].events[-1]["event"] == "fallback"
+    assert trace.outcome.kind == "completed"
+
+
+async def test_error_without_any_fallback_ends_the_call_politely():
+    doc = flow(linear(("f", node("test.fail_plain"))))
+    trace, channel = await run(doc)
+    assert trace.outcome.kind == "error"
+    assert trace.outcome.node == "f"
+    assert "RuntimeError: boom" in trace.outcome.detail
+    assert channel.hung_up_by_flow  # never an open silent line
+
+
+async def test_node_timeout_takes_the_timeout_exit():
+    nodes = linear(("s", node("test.slow", {"timeout": "bye"})))
+    trace, _ = await run(flow(nodes, settings={"fallback": "bye"}))
+    assert trace.steps[1].exit == "timeout"
+    assert "longer than 0.05 s" in trace.steps[1].error
+    assert trace.steps[1].duration_ms < 2000
+
+
+async def test_caller_hangup_cancels_a_busy_node():
+    Hang.cancelled.clear()
+    doc = flow(linear(("h", node("test.hang"))))
+    channel = SimulatedChannel("")
+    task = asyncio.ensure_future(simulate(build(doc), channel=channel))
+    await asyncio.sleep(0.05)
+    channel.caller_hangs_up()
+    trace, _ = await asyncio.wait_for(task, 2)
+    assert trace.outcome.kind == "hangup"
+    assert trace.outcome.node == "h"
+    assert Hang.cancelled == [True]
+    assert not channel.hung_up_by_flow  # nobody to hang up on
+
+
+async def test_hangup_while_waiting_for_input():
+    nodes = {
+        "start": node("core.start", {"next": "ask"}),
+        "ask": node("test.ask", {"1": "bye", "2": "bye", "timeout": "bye"}),
+        "bye": node("core.hangup"),
+    }
+    trace, _ = await run(flow(nodes), keys="h")
+    assert trace.outcome.kind == "hangup"
+    assert trace.outcome.node == "ask"
+
+
+async def test_repeat_cap_stops_a_caller_driven_loop():
+    nodes = {
+        "start": node("core.start", {"next": "ask"}),
+        "ask": node("test.ask", {"1": "ask", "2": "bye", "timeout": "bye"}),
+        "bye": node("core.hangup"),
+    }
+    trace, channel = await run(flow(nodes, settings={"repeat_cap": 3}), keys="1 1 1 1 1 1")
+    assert trace.outcome.kind == "repeat_cap"
+    assert trace.path.count("ask") == 4  # the fourth visit is refused
+    assert channel.hung_up_by_flow
+
+
+async def test_step_cap_goes_to_fallback_once_with_a_grace_budget():
+    nodes = {
+        "start": node("core.start", {"next": "ask"}),
+        "ask": node("test.ask", {"1": "a", "2": "bye", "timeout": "bye"}),
+        "a": node("test.step", {"next": "ask"}),
+        "bye": node("core.hangup"),
+        "busy": node("core.play", {"next": "bye"}, prompts=["hello"]),
+    }
+    settings = {"step_cap": 5, "repeat_cap": 100, "fallback": "busy"}
+    trace, _ = await run(flow(nodes, settings=settings), keys="1 1 1 1 1")
+    assert trace.path[-2:] == ["busy", "bye"]
+    assert trace.outcome.kind == "completed"
+    capped = [s for s in trace.steps if s.error and "step cap" in s.error]
+    assert len(capped) == 1
+
+
+async def test_unknown_exit_returned_by_node_goes_to_fallback():
+    nodes = linear(fallback={"busy": node("core.hangup")})
+    nodes["start"]["exits"]["next"] = "x"
+    nodes["x"] = node("test.exit", {"a": "bye", "b": "bye"}, exit="zzz")
+    trace, _ = await run(flow(nodes, settings={"fallback": "busy"}))
+    assert trace.path == ["start", "x", "busy"]
+    assert "unknown exit 'zzz'" in trace.steps[1].error
+
+
+async def test_secret_variables_are_masked_everywhere_in_the_trace():
+    nodes = linear(("s", node("test.set", variable="pin", value="246810")))
+    doc = flow(nodes, variables={"pin": {"secret": True}})
+    trace, _ = await run(doc)
+    text = str(trace.to_json())
+    assert "246810" not in text
+    assert trace.steps[1].vars_changed == {"pin": "******"}
+    assert trace.steps[1].events == [{"event": "echo", "text": "value is ******"}]
+
+
+async def test_system_variables_and_overrides():
+    nodes = linear(("s", node("test.set", variable="note", value="x")))
+    doc = flow(nodes, variables={"note": {"default": "d"}, "region": {"default": "sz"}})
+    channel = SimulatedChannel("", caller="075512345678", called="12329")
+    trace, _ = await simulate(build(doc), channel=channel, variables={"region": "gz"})
+    assert trace.caller == "075512345678"
+    assert trace.steps[1].vars_changed == {"note": "x"}
+
+
+async def test_subflow_runs_in_its_own_scope_and_returns():
+    library = MemoryLibrary(registry=REGISTRY)
+    child = flow(
+        {
+            "start": node("core.start", {"next": "hi"}, answer=False),
+            "hi": node("core.play", {"next": "bye"}, prompts=["hello"]),
+            "bye": node("core.hangup"),
+        },
+        id="child",
+    )
+    library.add(child)
+    flow_obj = library.get("child")
+    assert flow_obj is not None
+    trace, _ = await simulate(flow_obj, library=library)
+    assert trace.path == ["start", "hi", "bye"]
+
+
+@pytest.mark.parametrize("keys", ["", "-", "9"])
+async def test_input_node_paths(keys):
+    nodes = {
+        "start": node("core.start", {"next": "ask"}),
+        "ask": node("test.ask", {"1": "bye", "2": "bye", "timeout": "bye"}),
+        "bye": node("core.hangup"),
+    }
+    trace, _ = await run(flow(nodes), keys=keys)
+    if keys == "":
+        assert trace.outcome.kind == "hangup"  # the script ran out: the caller hangs up
+    else:
+        assert trace.steps[1].exit == "timeout"
+        assert trace.outcome.kind == "completed"
+
+
+async def test_caller_hangup_inside_a_subflow_ends_the_whole_call():
+    from nodes.api import Node
+
+    class CallChild(Node):
+        type = "test.call_child"
+        title = {"zh": "子", "en": "Sub"}
+        description = {"zh": "子", "en": "Sub"}
+        category = "flow"
+        exits = ("next", "error")
+
+        async def run(self, call, config):
+            await call.subflow("child", {})
+            return "next"
+
+    registry = make_registry()
+    registry.register(CallChild)
+    library = MemoryLibrary(registry=registry)
+    library.add(
+        flow(
+            {
+                "start": node("core.start", {"next": "ask"}, answer=False),
+                "ask": node("test.ask", {"1": "bye", "2": "bye", "timeout": "bye"}),
+                "bye": node("core.hangup"),
+            },
+            id="child",
+        )
+    )
+    parent = flow(
+        {
+            "start": node("core.start", {"next": "sub"}),
+            "sub": node("test.call_child", {"next": "bye", "error": "sorry"}),
+            "sorry": node("core.hangup"),
+            "bye": node("core.hangup"),
+        },
+        id="parent",
+    )
+    library.add(parent)
+    trace, _ = await simulate(library.get("parent"), "h", library=library)
+    assert trace.outcome.kind == "hangup"
+    assert trace.outcome.node == "ask"
+    assert "sorry" not in trace.path
+    # a sub-flow that hangs up itself ends the call too (no return to the parent)
+    trace, _ = await simulate(library.get("parent"), "1", library=library)
+    assert trace.outcome.kind == "completed"
+    assert trace.path == ["start", "sub", "start", "ask", "bye"]
