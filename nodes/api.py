@@ -45,6 +45,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from runtime.call import Call
+from runtime.schemacheck import CompiledSchema
 
 __all__ = [
     "CATEGORIES",
@@ -196,7 +197,7 @@ class Node:
     """Upper bound on one ``run``; past it the node takes its ``timeout`` exit (or ``error``,
     or the fallback)."""
 
-    _validator: ClassVar[Draft202012Validator]
+    _validator: ClassVar[CompiledSchema]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -209,7 +210,7 @@ class Node:
             raise NodeDefinitionError(
                 f"{name} is not a valid node type:\n" + "\n".join(f"  - {p}" for p in problems)
             )
-        cls._validator = Draft202012Validator(cls.config_schema)
+        cls._validator = CompiledSchema(cls.config_schema)
 
     # -- description ---------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from runtime.flow import flow_schema
 from runtime.library import DirectoryLibrary
 from runtime.problems import Problem
 from runtime.render import format_trace, pad
-from runtime.simulator import ScriptError, simulate
+from runtime.simulator import InteractiveChannel, ScriptError, SimulatedChannel, simulate
 from runtime.validate import ValidationResult, validate_text
 
 __all__ = ["main"]
@@ -161,6 +162,8 @@ def _parse_vars(items: Sequence[str]) -> dict[str, Any]:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    # node failures are shown in the trace; do not repeat them as log lines
+    logging.getLogger("ivrflow.interpreter").setLevel(logging.ERROR)
     registry = default_registry()
     lang = _lang(args)
     result, unusable = _load_and_validate(args.flow, registry)
@@ -179,19 +182,27 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         sys.stderr.write(f"ivrflow simulate: {exc}\n")
         return EXIT_UNUSABLE
     library = DirectoryLibrary(Path(args.flow).resolve().parent, registry)
+    interactive = args.interactive or (args.keys is None and not args.json and sys.stdin.isatty())
+    options: dict[str, Any] = {
+        "caller": args.caller,
+        "called": args.called,
+        "when_done": "silence" if args.silence else "hangup",
+        "queue_status": args.queue,
+        "dial_status": args.dial,
+    }
+    channel: SimulatedChannel | None = None
+    if interactive:
+        channel = _interactive_channel(flow.name, lang, options)
     try:
         trace, channel = asyncio.run(
             simulate(
                 flow,
-                args.keys,
-                caller=args.caller,
-                called=args.called,
+                args.keys or "",
                 at=at,
                 library=library,
                 variables=variables,
-                when_done="silence" if args.silence else "hangup",
-                queue_status=args.queue,
-                dial_status=args.dial,
+                channel=channel,
+                **({} if channel else options),
             )
         )
     except ScriptError as exc:
@@ -208,18 +219,43 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if lang == "en":
         header = (
             f"{flow.name} ({flow.id}) — caller {args.caller}, at {trace.started_at}, "
-            f"keys {args.keys!r}"
+            f"keys {' '.join(channel.script)!r}"
         )
     else:
         header = (
             f"{flow.name}（{flow.id}）— 主叫 {args.caller}，时间 {trace.started_at}，"
-            f"按键 “{args.keys}”"
+            f"按键 “{' '.join(channel.script)}”"
         )
+    if interactive:
+        print()
     print(format_trace(trace, language=lang, header=header))
     if channel.unused_keys:
         unused = " ".join(channel.unused_keys)
         print(f"(unused keys: {unused})" if lang == "en" else f"（未用到的按键：{unused}）")
     return EXIT_OK
+
+
+def _interactive_channel(name: str, lang: str, options: dict[str, Any]) -> SimulatedChannel:
+    async def ask(prompt: str) -> str:
+        try:
+            return await asyncio.to_thread(input, prompt)
+        except EOFError:
+            return "h"
+
+    def show(text: str) -> None:
+        print(text, flush=True)
+
+    if lang == "en":
+        show(
+            f"Test call to {name}. At each prompt type keys (e.g. 1 or 123456#), "
+            "Enter alone = silence, h = hang up."
+        )
+    else:
+        show(
+            f"测试呼叫：{name}。每次提示后输入按键（如 1 或 123456#），"
+            "直接回车表示不按键，h 表示挂机。"
+        )
+    return InteractiveChannel(ask, show, **options)
 
 
 # -- main --------------------------------------------------------------------------------
@@ -250,7 +286,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="walk a flow with scripted key presses", parents=[common])
     p.add_argument("flow", metavar="FLOW")
-    p.add_argument("--keys", default="", help='caller input, one token per prompt: "1 123456# - h"')
+    p.add_argument(
+        "--keys", default=None, help='caller input, one token per prompt: "1 123456# - h"'
+    )
+    p.add_argument(
+        "-i",
+        "--interactive",
+        action="store_true",
+        help="type the caller's keys at each prompt (default in a terminal without --keys)",
+    )
     p.add_argument("--caller", default="13800138000", help="caller number")
     p.add_argument("--called", default="12329", help="dialled number")
     p.add_argument("--at", help='frozen date/time, e.g. "2026-10-01 10:00" (flow time zone)')

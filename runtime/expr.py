@@ -709,8 +709,8 @@ def _fn_round(value: object, ndigits: object = 0) -> int | float:
     places = _whole_arg("round", 2, ndigits)
     if not -10 <= places <= 10:
         raise ExpressionError(
-            f"round() ndigits must be between -10 and 10, got {places}",
-            f"round() 的小数位数必须在 -10 到 10 之间，实际是 {places}",
+            f"round() ndigits must be between -10 and 10, got {_show(places)[0]}",
+            f"round() 的小数位数必须在 -10 到 10 之间，实际是 {_show(places)[1]}",
         )
     if isinstance(number, float) and not math.isfinite(number):
         raise _range_error()
@@ -758,16 +758,19 @@ def _fn_max(*values: object) -> object:
     return _extreme("max", values, want_greater=True)
 
 
-def _fn_substr(text: object, start: object, length: object = None) -> str:
+_OMITTED: Final = object()
+
+
+def _fn_substr(text: object, start: object, length: object = _OMITTED) -> str:
     subject = _text_arg("substr", 1, text)
     begin = _whole_arg("substr", 2, start)
     result = subject[begin:]
-    if length is not None:
+    if length is not _OMITTED:
         count = _whole_arg("substr", 3, length)
         if count < 0:
             raise ExpressionError(
-                f"substr() length must not be negative, got {count}",
-                f"substr() 的长度不能为负数，实际是 {count}",
+                f"substr() length must not be negative, got {_show(count)[0]}",
+                f"substr() 的长度不能为负数，实际是 {_show(count)[1]}",
             )
         result = result[:count]
     return result
@@ -805,113 +808,47 @@ def _clock_time(now: datetime) -> str:
     return f"{now.hour:02d}:{now.minute:02d}"
 
 
-def _spec(
-    name: str, args: tuple[int, int], signature: str, en: str, zh: str, *, clock: bool = False
-) -> tuple[str, FunctionSpec]:
-    return name, FunctionSpec(name, args[0], args[1], signature, en, zh, clock)
+_CLOCK_NAMES: Final = frozenset(
+    {"hour", "minute", "weekday", "day", "month", "year", "date", "time"}
+)
+_V: Final = MAX_VARIADIC_ARGS
 
+# fmt: off
+_FUNCTION_TABLE: Final[tuple[tuple[str, int, int, str, str, str], ...]] = (
+    # name        min max  signature                    English                 Chinese
+    ("abs",         1, 1,  "abs(x)",                    "absolute value",       "绝对值"),
+    ("concat",      1, _V, "concat(a, b, ...)",         "join values as text",  "拼接成文本"),
+    ("contains",    2, 2,  "contains(s, part)",         "part occurs in s",     "包含 part"),
+    ("date",        0, 0,  "date()",                    "today, YYYY-MM-DD",    "今天的日期"),
+    ("day",         0, 0,  "day()",                     "day of the month",     "今天是几号"),
+    ("default",     2, 2,  "default(x, fallback)",      "x unless it is null",  "空值时取备用值"),
+    ("endswith",    2, 2,  "endswith(s, suffix)",       "s ends with suffix",   "以 suffix 结尾"),
+    ("hour",        0, 0,  "hour()",                    "hour, 0-23",           "当前小时"),
+    ("len",         1, 1,  "len(x)",                    "length",               "长度"),
+    ("lower",       1, 1,  "lower(s)",                  "lower case",           "转为小写"),
+    ("matches",     2, 2,  "matches(s, pattern)",       "s fully matches regex", "整体匹配正则"),
+    ("max",         1, _V, "max(a, b, ...)",            "largest value",        "最大值"),
+    ("min",         1, _V, "min(a, b, ...)",            "smallest value",       "最小值"),
+    ("minute",      0, 0,  "minute()",                  "minute, 0-59",         "当前分钟"),
+    ("month",       0, 0,  "month()",                   "month, 1-12",          "当前月份"),
+    ("number",      1, 1,  "number(x)",                 "convert to a number",  "转换为数字"),
+    ("round",       1, 2,  "round(x[, ndigits])",       "round half away from 0", "四舍五入"),
+    ("startswith",  2, 2,  "startswith(s, prefix)",     "s starts with prefix", "以 prefix 开头"),
+    ("string",      1, 1,  "string(x)",                 "convert to text",      "转换为文本"),
+    ("substr",      2, 3,  "substr(s, start[, length])", "part of text",        "截取文本"),
+    ("time",        0, 0,  "time()",                    "time of day, HH:MM",   "当前时间"),
+    ("trim",        1, 1,  "trim(s)",                   "strip whitespace",     "去掉首尾空白"),
+    ("upper",       1, 1,  "upper(s)",                  "upper case",           "转为大写"),
+    ("weekday",     0, 0,  "weekday()",                 "1 = Monday..7 = Sunday", "星期几（1-7）"),
+    ("year",        0, 0,  "year()",                    "year",                 "当前年份"),
+)
+# fmt: on
 
 FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
-    dict(
-        sorted(
-            [
-                _spec("len", (1, 1), "len(x)", "length of text, list or object", "长度"),
-                _spec("lower", (1, 1), "lower(s)", "lower case", "转为小写"),
-                _spec("upper", (1, 1), "upper(s)", "upper case", "转为大写"),
-                _spec("trim", (1, 1), "trim(s)", "strip surrounding spaces", "去掉首尾空白"),
-                _spec(
-                    "startswith",
-                    (2, 2),
-                    "startswith(s, prefix)",
-                    "s starts with prefix",
-                    "以 prefix 开头",
-                ),
-                _spec(
-                    "endswith",
-                    (2, 2),
-                    "endswith(s, suffix)",
-                    "s ends with suffix",
-                    "以 suffix 结尾",
-                ),
-                _spec("contains", (2, 2), "contains(s, part)", "part occurs in s", "包含 part"),
-                _spec(
-                    "matches",
-                    (2, 2),
-                    "matches(s, pattern)",
-                    "the whole of s matches the regular expression",
-                    "整个文本匹配正则表达式",
-                ),
-                _spec(
-                    "concat",
-                    (1, MAX_VARIADIC_ARGS),
-                    "concat(a, b, ...)",
-                    "join values as text",
-                    "把各个值拼接成文本",
-                ),
-                _spec("number", (1, 1), "number(x)", "convert to a number", "转换为数字"),
-                _spec("string", (1, 1), "string(x)", "convert to text", "转换为文本"),
-                _spec(
-                    "round",
-                    (1, 2),
-                    "round(x[, ndigits])",
-                    "round half away from zero",
-                    "四舍五入",
-                ),
-                _spec("abs", (1, 1), "abs(x)", "absolute value", "绝对值"),
-                _spec(
-                    "min",
-                    (1, MAX_VARIADIC_ARGS),
-                    "min(a, b, ...)",
-                    "smallest value",
-                    "最小值",
-                ),
-                _spec("max", (1, MAX_VARIADIC_ARGS), "max(a, b, ...)", "largest value", "最大值"),
-                _spec(
-                    "substr",
-                    (2, 3),
-                    "substr(s, start[, length])",
-                    "part of text (0-based start)",
-                    "截取文本（起始位置从 0 开始）",
-                ),
-                _spec(
-                    "default",
-                    (2, 2),
-                    "default(x, fallback)",
-                    "x, or fallback if x is null",
-                    "x 为 null 时取 fallback",
-                ),
-                _spec("hour", (0, 0), "hour()", "hour, 0-23", "当前小时（0-23）", clock=True),
-                _spec("minute", (0, 0), "minute()", "minute, 0-59", "当前分钟（0-59）", clock=True),
-                _spec(
-                    "weekday",
-                    (0, 0),
-                    "weekday()",
-                    "day of week, 1 = Monday .. 7 = Sunday",
-                    "星期几（1 = 星期一 … 7 = 星期日）",
-                    clock=True,
-                ),
-                _spec("day", (0, 0), "day()", "day of month", "当前日期（几号）", clock=True),
-                _spec("month", (0, 0), "month()", "month, 1-12", "当前月份", clock=True),
-                _spec("year", (0, 0), "year()", "year", "当前年份", clock=True),
-                _spec(
-                    "date",
-                    (0, 0),
-                    "date()",
-                    'today as "YYYY-MM-DD"',
-                    "今天的日期（YYYY-MM-DD）",
-                    clock=True,
-                ),
-                _spec(
-                    "time",
-                    (0, 0),
-                    "time()",
-                    'time of day as "HH:MM"',
-                    "当前时间（HH:MM）",
-                    clock=True,
-                ),
-            ]
-        )
-    )
+    {
+        name: FunctionSpec(name, low, high, signature, en, zh, name in _CLOCK_NAMES)
+        for name, low, high, signature, en, zh in _FUNCTION_TABLE
+    }
 )
 
 CLOCK_FUNCTIONS: Final = frozenset(name for name, spec in FUNCTIONS.items() if spec.uses_clock)
@@ -1055,10 +992,14 @@ _WIDE_EQUIVALENTS: Final = MappingProxyType(
 )
 
 
+def _clip(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _token_text(token: _Token) -> tuple[str, str]:
     if token.kind == "eof":
         return "the end of the expression", "表达式结尾"
-    text = token.text if len(token.text) <= 20 else token.text[:20] + "…"
+    text = _clip(token.text)
     return f"'{text}'", f"'{text}'"
 
 
@@ -1142,7 +1083,7 @@ def _tokenize(source: str) -> list[_Token]:
             if end < length and (source[end] in "._" or source[end].isalnum()):
                 tail = _WORD_TAIL_RE.match(source, end)
                 word_end = max(tail.end() if tail else end, end + 1)
-                word = source[index:word_end]
+                word = _clip(source[index:word_end])
                 raise ExpressionSyntaxError(
                     column,
                     f"invalid number '{word}' (write numbers like 12 or 3.5)",
@@ -1151,7 +1092,7 @@ def _tokenize(source: str) -> list[_Token]:
             text = match.group()
             number: int | float = float(text) if "." in text else int(text)
             if number > MAX_NUMBER:
-                shown = text if len(text) <= 24 else text[:24] + "…"
+                shown = _clip(text)
                 raise ExpressionSyntaxError(
                     column,
                     f"number {shown} is too large (the limit is 10^18)",
@@ -1168,10 +1109,11 @@ def _tokenize(source: str) -> list[_Token]:
             while end < length and source[end] == ".":
                 part = _NAME_RE.match(source, end + 1)
                 if part is None:
+                    dotted = _clip(source[index : end + 1])
                     raise ExpressionSyntaxError(
                         end + 2,
-                        f"expected a field name after '.' in '{source[index:end]}.'",
-                        f"'{source[index:end]}.' 的 '.' 后面应该是字段名",
+                        f"expected a field name after '.' in '{dotted}'",
+                        f"'{dotted}' 的 '.' 后面应该是字段名",
                     )
                 parts.append(part.group())
                 end = part.end()

@@ -57,8 +57,14 @@ def _event_text(event: dict[str, Any], language: str) -> str | None:
     if kind == "barge_in":
         return f"⌨ {event.get('key')} (barge-in)"
     if kind == "http":
-        status = event.get("status", "")
-        return f"⇄ {event.get('method', '')} {event.get('url', '')} {status}".rstrip()
+        head = f"⇄ {event.get('method', '')} {event.get('url') or ''}"
+        if event.get("error"):
+            return f"{head} ✗ {event['error']}"
+        return f"{head} → {event.get('status')} ({event.get('ms', 0)} ms)"
+    if kind == "branch":
+        if event.get("rule") is None:
+            return "· " + ("no rule matched → default" if en else "没有规则成立 → default")
+        return f"· {event.get('when')} → {event.get('exit')}"
     if kind == "queue":
         return f"☎ queue {event.get('queue')} priority={event.get('priority')}"
     if kind in ("queue_result", "dial_result", "voicemail_result"):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -45,7 +45,15 @@ from runtime.flow import Flow, FlowLibrary
 from runtime.interpreter import Interpreter
 from runtime.trace import Trace
 
-__all__ = ["HANGUP", "SILENCE", "ScriptError", "SimulatedChannel", "parse_script", "simulate"]
+__all__ = [
+    "HANGUP",
+    "SILENCE",
+    "InteractiveChannel",
+    "ScriptError",
+    "SimulatedChannel",
+    "parse_script",
+    "simulate",
+]
 
 SILENCE = "-"
 HANGUP = "h"
@@ -249,3 +257,62 @@ async def simulate(
     interpreter = Interpreter(library=library, resources=resources, clock=clock)
     trace = await interpreter.run(flow, channel, variables=variables)
     return trace, channel
+
+
+class InteractiveChannel(SimulatedChannel):
+    """A person at the keyboard is the caller: prompts are printed as they play and each input
+    request reads one line (digits, ``-`` for silence, ``h`` to hang up)."""
+
+    def __init__(
+        self,
+        ask: Callable[[str], Awaitable[str]],
+        show: Callable[[str], None],
+        **options: Any,
+    ) -> None:
+        super().__init__("", **options)
+        self._ask = ask
+        self._show = show
+
+    async def play(self, prompts: Sequence[Prompt], *, barge_in: bool = True) -> str | None:
+        self._check()
+        text = " ".join(p.text or f"[{p.id}]" for p in prompts)
+        self.heard.append(Heard("play", [p.id for p in prompts], text))
+        self._show(f"  ▶ {text}")
+        return None
+
+    async def collect(self, prompts: Sequence[Prompt], spec: CollectSpec) -> CollectResult:
+        if prompts:
+            await self.play(prompts, barge_in=spec.barge_in)
+        self._check()
+        while True:
+            line = (await self._ask("  ⌨ ")).strip()
+            try:
+                tokens = parse_script(line) if line else [SILENCE]
+            except ScriptError as exc:
+                self._show(f"    {exc.message_zh} / {exc}")
+                continue
+            break
+        self.script.extend(tokens)
+        self.position = len(self.script) - len(tokens)
+        return await super().collect([], spec)
+
+    async def transfer_queue(self, request: QueueRequest) -> QueueResult:
+        result = await super().transfer_queue(request)
+        self._show(
+            f"  ☎ 转人工队列 queue {request.queue}（优先级 {request.priority}）→ {result.status}"
+        )
+        return result
+
+    async def dial(self, number: str, *, timeout_s: int, caller_id: str = "") -> DialResult:
+        result = await super().dial(number, timeout_s=timeout_s, caller_id=caller_id)
+        self._show(f"  ☎ 外呼 dial {number} → {result.status}")
+        return result
+
+    async def voicemail(self, mailbox: str, *, greeting: str = "unavailable") -> VoicemailResult:
+        result = await super().voicemail(mailbox, greeting=greeting)
+        self._show(f"  ✉ 留言 voicemail {mailbox}")
+        return result
+
+    async def hangup(self) -> None:
+        await super().hangup()
+        self._show("  ✆ 挂机 hang up")

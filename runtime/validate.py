@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from nodes.api import Node, Reference
@@ -43,6 +42,7 @@ from runtime.flow import (
     flow_schema,
 )
 from runtime.problems import Problem, Severity, error, has_errors, sort_problems, warning
+from runtime.schemacheck import CompiledSchema
 from runtime.template import variables_in
 
 __all__ = ["MAX_PROBLEMS", "START_TYPE", "ValidationResult", "validate", "validate_text"]
@@ -50,7 +50,7 @@ __all__ = ["MAX_PROBLEMS", "START_TYPE", "ValidationResult", "validate", "valida
 START_TYPE = "core.start"
 MAX_PROBLEMS = 500
 
-_DOC_VALIDATOR = Draft202012Validator(flow_schema())
+_DOC_VALIDATOR = CompiledSchema(flow_schema())
 
 
 @dataclass

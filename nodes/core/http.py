@@ -258,14 +258,14 @@ class HttpRequest(Node):
         except _Refused as exc:
             call.note("http", method=method, url=None, status=None, ms=0, error=str(exc))
             return "error"
-        shown_url = _mask(call, str(url))
+        shown_url = _shown_url(call, config, url)
         exchange = _Exchange()
         injected = call.resources.get("http")
         own: aiohttp.ClientSession | None = None
         if isinstance(injected, aiohttp.ClientSession) and not injected.closed:
             session = injected
         else:
-            session = own = aiohttp.ClientSession()
+            session = own = _temporary_session()
         started = time.perf_counter()
         error: str | None = None
         outcome = "ok"
@@ -319,19 +319,7 @@ class HttpRequest(Node):
 
     @staticmethod
     def _build(call: Call, config: dict[str, Any]) -> tuple[yarl.URL, dict[str, str], bytes | None]:
-        text = render_url(config["url"], call.vars)
-        if not _SCHEME_RE.match(text):
-            raise _Refused("the URL does not start with http:// or https://")
-        try:
-            url = yarl.URL(text)
-        except (ValueError, TypeError) as exc:
-            raise _Refused(f"invalid URL: {type(exc).__name__}") from None
-        if not url.host:
-            raise _Refused("the URL has no host")
-        if config["query"]:
-            url = url.extend_query(
-                {name: render(tpl, call.vars) for name, tpl in config["query"].items()}
-            )
+        url = build_url(config, call.vars)
         headers: dict[str, str] = {}
         for name, tpl in config["headers"].items():
             value = render(tpl, call.vars)
@@ -378,6 +366,45 @@ class HttpRequest(Node):
                     response.close()
                     raise _BodyTooLarge
             exchange.body = bytes(body)
+
+
+def build_url(config: Mapping[str, Any], variables: Mapping[str, Any]) -> yarl.URL:
+    """The request URL: ``url`` rendered (see :func:`render_url`) plus the ``query``."""
+    text = render_url(config["url"], variables)
+    if not _SCHEME_RE.match(text):
+        raise _Refused("the URL does not start with http:// or https://")
+    try:
+        url = yarl.URL(text)
+    except (ValueError, TypeError) as exc:
+        raise _Refused(f"invalid URL: {type(exc).__name__}") from None
+    if not url.host:
+        raise _Refused("the URL has no host")
+    if config.get("query"):
+        url = url.extend_query(
+            {name: render(tpl, variables) for name, tpl in config["query"].items()}
+        )
+    return url
+
+
+def _shown_url(call: Call, config: Mapping[str, Any], url: yarl.URL) -> str:
+    """The URL for the trace: rebuilt with every secret variable replaced by the mask (so no
+    encoded form of a secret can slip through), decoded for reading."""
+    masked: dict[str, Any] = {}
+    for name in list(call.vars):
+        value = call.vars.get(name)
+        secret = call.is_secret(name) and value not in (None, "")
+        masked[name] = MASK if secret else value
+    masked["language"] = call.language
+    try:
+        shown = build_url(config, masked).human_repr()
+    except _Refused:
+        shown = str(url)
+    return _mask(call, shown)
+
+
+def _temporary_session() -> aiohttp.ClientSession:
+    """A session for one request, when no shared one was injected (closed right after)."""
+    return aiohttp.ClientSession()
 
 
 def _status_ok(status: int, ok_status: list[int]) -> bool:

@@ -84,12 +84,23 @@ async def test_branch_1_personal_account(api):
         ("to_main", "open"),
         ("main_menu", None),
     ]
-    assert said(trace) == ["一万二千三百四十五元六角七分", "一千八百六十元五角", "二零二六年十月十五日"]
+    assert said(trace) == [
+        "一万二千三百四十五元六角七分",
+        "一千八百六十元五角",
+        "二零二六年十月十五日",
+    ]
     assert trace.outcome.kind == "hangup"
     child = [s.node for s in trace.steps if s.depth == 1]
     assert child == [
-        "start", "scope", "id_type_menu", "set_account", "enter_account", "enter_pin",
-        "verify", "result", "ret_ok",
+        "start",
+        "scope",
+        "id_type_menu",
+        "set_account",
+        "enter_account",
+        "enter_pin",
+        "verify",
+        "result",
+        "ret_ok",
     ]
     # the PIN and the account number reach the fund system and nothing else
     assert system.requests[1][2]["pin"] == fund.PIN
@@ -141,8 +152,16 @@ async def test_branch_4_business_guide():
     trace, _ = await walk("4 3 4 2 * * h")
     nodes = [n for n, _ in top(trace)]
     assert nodes[nodes.index("main_menu") :] == [
-        "main_menu", "guide_menu", "policy_loan", "guide_menu", "branches_menu", "branch_2",
-        "branches_menu", "guide_menu", "to_main", "main_menu",
+        "main_menu",
+        "guide_menu",
+        "policy_loan",
+        "guide_menu",
+        "branches_menu",
+        "branch_2",
+        "branches_menu",
+        "guide_menu",
+        "to_main",
+        "main_menu",
     ]
     assert any("罗湖区人民南路" in t for t in heard(trace))
 
@@ -158,8 +177,12 @@ async def test_branch_5_appointment_booked_and_slot_full_retry(api):
     assert said(trace) == ["二零二六年十月十五日", "二零二六年十月十五日"]
     posted = [body for method, path, body in system.requests if path == "/api/appointments"]
     assert posted[-1] == {
-        "service": "1", "branch": "3", "date": "20261015", "slot": "1",
-        "phone": "13800138000", "sms": True,
+        "service": "1",
+        "branch": "3",
+        "date": "20261015",
+        "slot": "1",
+        "phone": "13800138000",
+        "sms": True,
     }
 
 
@@ -167,9 +190,13 @@ async def test_branch_9_complaints_queue_then_survey(api):
     url, system = api
     trace, channel = await walk("9 2", api=url)
     assert top(trace)[-3:] == [
-        ("complaints_queue", "completed"), ("survey", "ok"), ("save_survey", "ok"),
+        ("complaints_queue", "completed"),
+        ("survey", "ok"),
+        ("save_survey", "ok"),
     ] or top(trace)[-4:-1] == [
-        ("complaints_queue", "completed"), ("survey", "ok"), ("save_survey", "ok"),
+        ("complaints_queue", "completed"),
+        ("survey", "ok"),
+        ("save_survey", "ok"),
     ]
     queue = next(h for h in channel.heard if h.kind == "queue")
     assert queue.text == "complaints"
@@ -182,10 +209,16 @@ async def test_branch_0_agent_busy_then_callback(api):
     url, system = api
     trace, _ = await walk("0 2", api=url, queue_status="timeout")
     assert top(trace)[-4:] == [
-        ("agent_queue", "timeout"), ("queue_busy", "2"), ("register_callback", "ok"),
+        ("agent_queue", "timeout"),
+        ("queue_busy", "2"),
+        ("register_callback", "ok"),
         ("callback_ok", "next"),
     ] or [n for n, _ in top(trace)][-5:] == [
-        "agent_queue", "queue_busy", "register_callback", "callback_ok", "goodbye",
+        "agent_queue",
+        "queue_busy",
+        "register_callback",
+        "callback_ok",
+        "goodbye",
     ]
     assert system.requests[-1][1] == "/api/callbacks"
 

@@ -430,6 +430,8 @@ EVAL_ERRORS = [
     ("min([1, null])", "cannot compare"),
     ('substr("abc", 1.5)', "substr() argument 2 must be a whole number"),
     ('substr("abc", 0, -1)', "must not be negative"),
+    ('substr("abc", 0, null)', "substr() argument 3 must be a whole number, got null"),
+    ("round(1.5, null)", "round() argument 2 must be a whole number"),
     ("substr(null, 0)", "substr() argument 1"),
     ('matches("a", "(")', "invalid regular expression"),
     ('matches("a", "[")', "invalid regular expression"),
@@ -518,6 +520,18 @@ def test_deeply_nested_data_is_an_expression_error() -> None:
 
     with pytest.raises(ExpressionError, match="nested too deeply"):
         evaluate("x == y", {"x": nested(), "y": nested()})
+
+
+def test_huge_integers_in_variables_do_not_crash() -> None:
+    huge = 10**5000
+    for source in ["x + 1", "-x", "abs(x)", "number(x)", "round(x, -2)", "round(1, x)"]:
+        with pytest.raises(ExpressionError):
+            evaluate(source, {"x": huge})
+    for source in ["string(x)", "concat(x)", "x in 'abc'", "substr('abc', 0, -x)"]:
+        with pytest.raises(ExpressionError):
+            evaluate(source, {"x": huge})
+    assert evaluate("x > 1 and x == x and x != 1", {"x": huge}) is True
+    assert evaluate("substr('abc', x)", {"x": huge}) == ""
 
 
 def test_huge_numeric_text_does_not_crash() -> None:
@@ -759,6 +773,7 @@ def test_function_whitelist_is_documented() -> None:
         assert f"``{name}(" in doc, name
     with pytest.raises(TypeError):
         FUNCTIONS["evil"] = FUNCTIONS["len"]  # type: ignore[index]
+    assert set(expr_module._IMPLEMENTATIONS) | {"default"} == set(FUNCTIONS)
 
 
 # ---------------------------------------------------------------------------------------------

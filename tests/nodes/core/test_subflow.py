@@ -280,11 +280,6 @@ def test_validator_reports_a_missing_sub_flow(library: MemoryLibrary) -> None:
     assert ("subflow.missing", "/nodes/sub/config/flow") in codes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="interpreter: _run_node catches the sub-flow's _EndCall as a node failure, so a "
-    "sub-flow that hangs up sends the parent down its error exit (reported to the lead)",
-)
 async def test_sub_flow_that_hangs_up_ends_the_call() -> None:
     bye = document(
         "bye",
