@@ -114,14 +114,16 @@ class Variables(MutableMapping[str, Any]):
 class _CallState:
     """What all frames of one call share."""
 
-    def __init__(self, channel: Channel, trace: Trace, language: str, clock: Clock) -> None:
+    def __init__(
+        self, channel: Channel, trace: Trace, language: str, clock: Clock, step_cap: int
+    ) -> None:
         self.channel = channel
         self.trace = trace
         self.language = language
         self.clock = clock
         self.step: Step | None = None
         self.steps = 0
-        self.step_cap = 0
+        self.step_cap = step_cap
         self.visits: dict[tuple[str, str], int] = {}
         self.t0 = time.perf_counter()
         self.hung_up = False
@@ -332,8 +334,7 @@ class Interpreter:
         trace.caller = channel.caller
         trace.called = channel.called
         trace.started_at = clock.now().astimezone(zone(flow.settings.timezone)).isoformat()
-        state = _CallState(channel, trace, flow.languages[0], clock)
-        state.step_cap = flow.settings.step_cap
+        state = _CallState(channel, trace, flow.languages[0], clock, flow.settings.step_cap)
         hangup_watch = asyncio.ensure_future(channel.wait_hangup())
         try:
             call = self._frame(flow, state, dict(variables or {}), depth=0)

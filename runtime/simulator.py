@@ -113,6 +113,7 @@ class SimulatedChannel:
         queue_status: QueueStatus | str = QueueStatus.COMPLETED,
         dial_status: DialStatus | str = DialStatus.COMPLETED,
         record_status: RecordStatus | str = RecordStatus.RECORDED,
+        voicemail_status: VoicemailStatus | str = VoicemailStatus.COMPLETED,
     ) -> None:
         self.script = parse_script(keys)
         self.position = 0
@@ -123,6 +124,7 @@ class SimulatedChannel:
         self.queue_status = QueueStatus(queue_status)
         self.dial_status = DialStatus(dial_status)
         self.record_status = RecordStatus(record_status)
+        self.voicemail_status = VoicemailStatus(voicemail_status)
         self.heard: list[Heard] = []
         self.answered = False
         self.hung_up_by_flow = False
@@ -213,7 +215,7 @@ class SimulatedChannel:
     async def voicemail(self, mailbox: str, *, greeting: str = "unavailable") -> VoicemailResult:
         self._check()
         self.heard.append(Heard("voicemail", text=mailbox))
-        return VoicemailResult(VoicemailStatus.COMPLETED)
+        return VoicemailResult(self.voicemail_status)
 
     async def record(
         self, *, max_s: int, silence_s: int, beep: bool, prompts: Sequence[Prompt] = ()

@@ -99,7 +99,7 @@ async def run_node(
         library=library, resources=resources, clock=FrozenClock(at) if at else SystemClock()
     )
     trace = Trace()
-    state = _CallState(channel, trace, flow.languages[0], interpreter.clock)
+    state = _CallState(channel, trace, flow.languages[0], interpreter.clock, flow.settings.step_cap)
     call = interpreter._frame(flow, state, dict(vars or {}), depth=0)
     step = Step(index=1, node="node", type=node_cls.type, flow=flow.id)
     state.step = step

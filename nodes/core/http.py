@@ -299,7 +299,7 @@ class HttpRequest(Node):
         if outcome == "ok" and config["save"]:
             try:
                 document = json.loads(exchange.body or b"")
-            except ValueError:  # includes UnicodeDecodeError
+            except (ValueError, RecursionError):  # incl. UnicodeDecodeError; absurd nesting
                 outcome, error = "error", "response is not JSON"
         event: dict[str, Any] = {"method": method, "url": shown_url, "status": status, "ms": ms}
         if error:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from nodes.api import ConfigIssue, Node
 from runtime.call import Call
-from runtime.expr import ExpressionError, ExpressionSyntaxError, parse
+from runtime.expr import ExpressionError, parse
 from runtime.template import render, variables_in
 
 VARIABLE_NAME = "^[A-Za-z_][A-Za-z0-9_]{0,63}$"
@@ -92,20 +92,6 @@ class SetVariable(Node):
                         f"Assignment {i + 1} needs exactly one of 'expression' or 'text'.",
                     )
                 )
-                continue
-            if has_expr:
-                try:
-                    parse(item["expression"])
-                except ExpressionSyntaxError as exc:
-                    issues.append(
-                        ConfigIssue(
-                            f"/assignments/{i}/expression",
-                            "set_variable.expression_syntax",
-                            f"第 {i + 1} 项的表达式有误（第 {exc.column} 列）：{exc.message_zh}",
-                            f"Assignment {i + 1}: expression error at column {exc.column}: "
-                            f"{exc.message_en}",
-                        )
-                    )
         return issues
 
     async def run(self, call: Call, config: dict[str, Any]) -> str:

@@ -241,6 +241,7 @@ async def test_vip_gets_queue_priority(api):
     trace, channel = await walk("0", api=url, caller=fund.VIP)
     queue = next(h for h in channel.heard if h.kind == "queue")
     assert queue.data["priority"] == 5
+    assert ("screen_result", "vip") in top(trace)
 
 
 async def test_closed_hours_offer_voicemail_not_an_agent():
@@ -271,3 +272,4 @@ async def test_fund_system_errors_5xx_take_the_same_path(api):
     system.down = True
     trace, channel = await walk(f"1 1 {fund.ACCOUNT}# {fund.PIN} 0", api=url)
     assert [n for n, _ in top(trace)][-3:-1] == ["system_busy", "agent_queue"]
+    assert any(h.kind == "queue" for h in channel.heard)

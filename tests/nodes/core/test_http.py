@@ -46,6 +46,7 @@ class Backend:
         app.router.add_get("/status/{code}", self.status)
         app.router.add_get("/not-json", self.not_json)
         app.router.add_get("/empty", self.empty)
+        app.router.add_get("/deep", self.deep)
         app.router.add_get("/big", self.big)
         app.router.add_get("/big-stream", self.big_stream)
         app.router.add_get("/exactly-1mib", self.exactly_1mib)
@@ -86,6 +87,10 @@ class Backend:
     async def empty(self, request: web.Request) -> web.Response:
         await self._log(request)
         return web.Response(status=200)
+
+    async def deep(self, request: web.Request) -> web.Response:
+        await self._log(request)
+        return web.Response(body=b"[" * 200_000 + b"]" * 200_000, content_type="application/json")
 
     async def big(self, request: web.Request) -> web.Response:
         await self._log(request)
@@ -508,7 +513,9 @@ async def test_ok_status(backend: Backend, path: str, ok_status: list[int], exit
 
 
 async def test_ok_404_still_saves(backend: Backend) -> None:
-    run = await http({"url": backend.url("/status/404"), "ok_status": [404], "save": {"c": "/code"}})
+    run = await http(
+        {"url": backend.url("/status/404"), "ok_status": [404], "save": {"c": "/code"}}
+    )
     assert run.exit == "ok"
     assert run.vars["c"] == 404
 
@@ -516,7 +523,7 @@ async def test_ok_404_still_saves(backend: Backend) -> None:
 # -- faults --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/not-json", "/empty"])
+@pytest.mark.parametrize("path", ["/not-json", "/empty", "/deep"])
 async def test_save_from_a_non_json_body_is_an_error(backend: Backend, path: str) -> None:
     run = await http({"url": backend.url(path), "save": {"balance": "/data/balance"}})
     assert run.exit == "error"
@@ -592,9 +599,7 @@ class FailingResolver(AbstractResolver):
 async def test_dns_failure() -> None:
     connector = aiohttp.TCPConnector(resolver=FailingResolver())
     async with aiohttp.ClientSession(connector=connector) as session:
-        run = await http(
-            {"url": "https://fund-backend.invalid/api"}, resources={"http": session}
-        )
+        run = await http({"url": "https://fund-backend.invalid/api"}, resources={"http": session})
     assert run.exit == "error"
     assert "DNS" in http_event(run)["error"]
 

@@ -63,17 +63,35 @@ def test_expression_or_text_exactly_one() -> None:
     ]
 
 
-def test_expression_syntax_error_has_column() -> None:
-    config = {
-        "assignments": [
-            {"variable": "a", "expression": "1 +"},
-            {"variable": "b", "expression": "foo(1)"},
-        ]
+def test_expression_syntax_errors_are_reported_once_by_the_validator() -> None:
+    from runtime.validate import validate
+
+    doc = {
+        "schema_version": 1,
+        "id": "f",
+        "name": "f",
+        "settings": {"fallback": "bye"},
+        "nodes": {
+            "start": {"type": "core.start", "version": 1, "exits": {"next": "set"}},
+            "set": {
+                "type": "core.set_variable",
+                "version": 1,
+                "config": {
+                    "assignments": [
+                        {"variable": "a", "expression": "1 +"},
+                        {"variable": "b", "expression": "foo(1)"},
+                    ]
+                },
+                "exits": {"next": "bye"},
+            },
+            "bye": {"type": "core.hangup", "version": 1},
+        },
+        "variables": {"a": {}, "b": {}},
     }
-    found = SetVariable.check_config(config)
-    assert [(i.pointer, i.code) for i in found] == [
-        ("/assignments/0/expression", "set_variable.expression_syntax"),
-        ("/assignments/1/expression", "set_variable.expression_syntax"),
+    found = [p for p in validate(doc).problems if p.code == "expression.syntax"]
+    assert [p.pointer for p in found] == [
+        "/nodes/set/config/assignments/0/expression",
+        "/nodes/set/config/assignments/1/expression",
     ]
     assert "column 4" in found[0].message_en
     assert "第 4 列" in found[0].message_zh

@@ -6,30 +6,13 @@ from typing import Any
 
 import pytest
 
-import runtime.testing
 from nodes.api import Reference
 from nodes.core.subflow import Subflow
-from runtime.flow import Settings
-from runtime.interpreter import _CallState
 from runtime.library import MemoryLibrary
 from runtime.simulator import simulate
 from runtime.testing import NodeRun, run_node
 from runtime.trace import MASK
 from runtime.validate import validate
-
-
-@pytest.fixture(autouse=True)
-def _real_step_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``run_node`` builds its call state without copying the flow's step cap (it stays 0), so
-    the first step of any sub-flow hits the cap. Give the state the default cap until
-    ``runtime/testing.py`` sets it (reported to the lead)."""
-
-    class State(_CallState):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.step_cap = Settings().step_cap
-
-    monkeypatch.setattr(runtime.testing, "_CallState", State)
 
 
 def node(type_: str, config: dict[str, Any] | None = None, **exits: str) -> dict[str, Any]:
@@ -260,6 +243,7 @@ async def test_outcomes_are_exits_in_a_real_call(library: MemoryLibrary) -> None
     check = next(s for s in trace.steps if s.node == "check")
     assert check.exit == "default"
     assert sub_step.vars_changed == {"acct": "A"}
+    assert [h.prompts for h in channel.heard if h.kind == "play"] == [["checking"], ["sorry"]]
     assert [s.depth for s in trace.steps if s.flow == "auth"] == [1] * 5
 
 

@@ -82,9 +82,7 @@ async def test_voicemail_failure_takes_error() -> None:
 @pytest.mark.parametrize("value", ["", None, "1001,evil", "1001&Dial(SIP/x)", "a\nb", "邮箱"])
 async def test_invalid_rendered_mailbox_is_refused(value: Any) -> None:
     channel = MailChannel()
-    run = await run_node(
-        Voicemail, {"mailbox": "{{box}}"}, vars={"box": value}, channel=channel
-    )
+    run = await run_node(Voicemail, {"mailbox": "{{box}}"}, vars={"box": value}, channel=channel)
     assert run.exit == "error"
     assert channel.calls == []
     assert run.events[0]["event"] == "voicemail_refused"
