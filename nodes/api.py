@@ -260,6 +260,12 @@ class Node:
         return list(_walk_refs(cls.config_schema, config, ""))
 
     @classmethod
+    def outcome(cls, config: Mapping[str, Any]) -> str | None:
+        """For a node that ends its (sub-)flow with a named outcome (``core.return``): that
+        outcome. The validator checks callers handle every outcome a sub-flow can return."""
+        return None
+
+    @classmethod
     def migrate(cls, config: dict[str, Any], from_version: int) -> dict[str, Any]:
         """Upgrade a config written for an older version of this node type. The default
         accepts it unchanged (additive changes); override when a version breaks configs."""

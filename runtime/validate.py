@@ -529,7 +529,7 @@ class _Checker:
                 elif ref.kind == "prompt" and isinstance(ref.value, str):
                     self._check_prompt(catalogue, languages, ref.value, ptr, info.id)
                 elif ref.kind == "flow" and isinstance(ref.value, str):
-                    self._check_subflow(ref.value, ptr, info.id)
+                    self._check_subflow(ref.value, ptr, info)
         reported: set[str] = set()
         for name, node_id, ptr in reads:
             if name in SYSTEM_VARIABLES or name in written or name in reported:
@@ -582,7 +582,8 @@ class _Checker:
                 node_id,
             )
 
-    def _check_subflow(self, flow_id: str, ptr: str, node_id: str) -> None:
+    def _check_subflow(self, flow_id: str, ptr: str, info: _NodeInfo) -> None:
+        node_id = info.id
         own_id = self.doc.get("id")
         if flow_id == own_id:
             self.err(
@@ -621,6 +622,27 @@ class _Checker:
                 "subflow.invalid",
                 f"子流程 “{flow_id}” 存在但有错误，无法运行：请先修正它。",
                 f"Sub-flow '{flow_id}' exists but has errors and cannot run: fix it first.",
+                ptr,
+                node_id,
+            )
+            return
+        returns = {spec.cls.outcome(spec.config) for spec in child.nodes.values()} - {None}
+        handled = set(info.declared_exits) - {"error"}
+        for outcome in sorted(returns - handled):
+            self.warn(
+                "subflow.unhandled_outcome",
+                f"子流程 “{flow_id}” 可能返回 “{outcome}”，但此节点没有这个出口（将走“出错”出口）。"
+                "请在“结果”中加上它。",
+                f"Sub-flow '{flow_id}' can return '{outcome}', but this node has no such exit "
+                "(the call would take 'error'). Add it to the outcomes.",
+                ptr,
+                node_id,
+            )
+        for outcome in sorted(handled - returns) if returns else ():
+            self.warn(
+                "subflow.outcome_never_returned",
+                f"子流程 “{flow_id}” 从不返回 “{outcome}”：这个出口永远不会被使用。",
+                f"Sub-flow '{flow_id}' never returns '{outcome}': this exit is never used.",
                 ptr,
                 node_id,
             )

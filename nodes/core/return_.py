@@ -7,6 +7,7 @@ it does not list takes its ``error`` exit); the sub-flow's variables go back thr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from nodes.api import Node
@@ -40,6 +41,10 @@ class Return(Node):
     }
     terminal = True
     optional_exits = frozenset()
+
+    @classmethod
+    def outcome(cls, config: Mapping[str, Any]) -> str | None:
+        return config.get("outcome", "done")
 
     async def run(self, call: Call, config: dict[str, Any]) -> None:
         call.end_flow(config["outcome"])

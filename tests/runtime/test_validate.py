@@ -259,3 +259,45 @@ def test_schema_errors_are_reported_not_raised(mutate):
     result = check(doc)
     assert not result.ok
     assert any(p.code.startswith("schema.") for p in result.problems)
+
+
+def test_subflow_outcomes_are_checked_against_the_child():
+    library = MemoryLibrary()
+    library.add(
+        flow(
+            {
+                "start": node("core.start", {"next": "ask"}, answer=False),
+                "ask": node(
+                    "core.menu",
+                    {"1": "ok", "2": "locked", "timeout": "ok", "invalid": "ok"},
+                    prompts=["hello"],
+                    options=[{"key": "1"}, {"key": "2"}],
+                ),
+                "ok": node("core.return", outcome="ok"),
+                "locked": node("core.return", outcome="locked"),
+            },
+            id="child",
+            settings={"fallback": "ok"},
+        )
+    )
+    parent = flow(
+        {
+            "start": node("core.start", {"next": "sub"}),
+            "sub": node(
+                "core.subflow",
+                {"ok": "bye", "failed": "bye", "error": "bye"},
+                flow="child",
+                outcomes=["ok", "failed"],
+            ),
+            "bye": node("core.hangup"),
+        },
+        id="parent",
+        settings={"fallback": "bye"},
+    )
+    result = validate(parent, library=library)
+    assert result.ok
+    got = {(p.code, p.message_en.split("'")[3]) for p in result.problems}
+    assert got == {
+        ("subflow.unhandled_outcome", "locked"),
+        ("subflow.outcome_never_returned", "failed"),
+    }
