@@ -129,6 +129,8 @@ class SimulatedChannel:
         self.answered = False
         self.hung_up_by_flow = False
         self.channel_variables: dict[str, str] = {}
+        self.specs: list[CollectSpec] = []
+        """Every input request's :class:`CollectSpec`, in order (for tests)."""
         self._caller_gone = asyncio.Event()
 
     # -- caller side ---------------------------------------------------------------------
@@ -179,6 +181,7 @@ class SimulatedChannel:
         if prompts:
             await self.play(prompts, barge_in=spec.barge_in)
         self._check()
+        self.specs.append(spec)
         token = self._next_turn()
         if token == SILENCE:
             return CollectResult("", "timeout")

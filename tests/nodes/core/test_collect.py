@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 import runtime.testing
 from nodes.core.collect import Collect
-from runtime.call import CallerHangup, CollectResult, CollectSpec, Prompt
+from runtime.call import CallerHangup, CollectSpec
 from runtime.flow import Settings
 from runtime.simulator import SimulatedChannel
 from runtime.testing import NodeRun, run_node
@@ -29,18 +28,6 @@ CONFIG: dict[str, Any] = {
     "invalid_prompts": ["wrong"],
 }
 VARIABLES = {"account": {"type": "string"}}
-
-
-class RecordingChannel(SimulatedChannel):
-    """Remembers the CollectSpec of every input request."""
-
-    def __init__(self, keys: str = "", **options: Any) -> None:
-        super().__init__(keys, **options)
-        self.specs: list[CollectSpec] = []
-
-    async def collect(self, prompts: Sequence[Prompt], spec: CollectSpec) -> CollectResult:
-        self.specs.append(spec)
-        return await super().collect(prompts, spec)
 
 
 async def collect(keys: str, **overrides: Any) -> NodeRun:
@@ -191,7 +178,7 @@ async def test_no_prompts_by_default() -> None:
 
 
 async def test_secret_entry_is_masked_everywhere() -> None:
-    channel = RecordingChannel("111# 654321#")
+    channel = SimulatedChannel("111# 654321#")
     run = await run_node(
         Collect,
         {**CONFIG, "variable": "pin", "secret": True, "min_digits": 6},
@@ -235,7 +222,7 @@ async def test_spec_uses_flow_settings_when_timeouts_are_null(
         "Settings",
         functools.partial(Settings, input_timeout_ms=7000, inter_digit_timeout_ms=2500),
     )
-    channel = RecordingChannel("12#")
+    channel = SimulatedChannel("12#")
     await run_node(Collect, CONFIG, channel=channel, prompts=PROMPTS)
     assert channel.specs == [
         CollectSpec(
@@ -251,7 +238,7 @@ async def test_spec_uses_flow_settings_when_timeouts_are_null(
 
 
 async def test_spec_uses_configured_values() -> None:
-    channel = RecordingChannel("1234")
+    channel = SimulatedChannel("1234")
     await run_node(
         Collect,
         {

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 import runtime.testing
 from nodes.core.language import LanguageSelect
-from runtime.call import CallerHangup, CollectResult, CollectSpec, Prompt
+from runtime.call import CallerHangup, CollectSpec, Prompt
 from runtime.flow import Settings
 from runtime.simulator import SimulatedChannel
 from runtime.testing import NodeRun, run_node
@@ -27,18 +26,6 @@ CONFIG: dict[str, Any] = {
     "invalid_prompts": ["wrong_key"],
 }
 LANGUAGES = ("zh-CN", "en-US")
-
-
-class RecordingChannel(SimulatedChannel):
-    """Remembers the CollectSpec of every input request."""
-
-    def __init__(self, keys: str = "", **options: Any) -> None:
-        super().__init__(keys, **options)
-        self.specs: list[CollectSpec] = []
-
-    async def collect(self, prompts: Sequence[Prompt], spec: CollectSpec) -> CollectResult:
-        self.specs.append(spec)
-        return await super().collect(prompts, spec)
 
 
 async def choose(keys: str, **overrides: Any) -> NodeRun:
@@ -106,7 +93,7 @@ async def test_exhausted_keeps_the_language(keys: str, exit_name: str) -> None:
 
 
 async def test_max_attempts_and_timeout_from_config() -> None:
-    channel = RecordingChannel("- 2")
+    channel = SimulatedChannel("- 2")
     run = await run_node(
         LanguageSelect,
         {**CONFIG, "max_attempts": 1, "timeout_ms": 3000},
@@ -127,7 +114,7 @@ async def test_spec_uses_flow_settings_when_timeout_is_null(
         "Settings",
         functools.partial(Settings, input_timeout_ms=6500, inter_digit_timeout_ms=2000),
     )
-    channel = RecordingChannel("1")
+    channel = SimulatedChannel("1")
     await run_node(LanguageSelect, CONFIG, channel=channel, prompts=PROMPTS, languages=LANGUAGES)
     assert channel.specs == [
         CollectSpec(

@@ -10,7 +10,7 @@ import pytest
 
 import runtime.testing
 from nodes.core.menu import Menu
-from runtime.call import CallerHangup, CollectResult, CollectSpec, Prompt
+from runtime.call import CallerHangup, CollectSpec, Prompt
 from runtime.flow import Settings
 from runtime.simulator import SimulatedChannel
 from runtime.testing import NodeRun, run_node
@@ -30,18 +30,6 @@ CONFIG: dict[str, Any] = {
     "timeout_prompts": ["no_key"],
     "invalid_prompts": ["wrong_key"],
 }
-
-
-class RecordingChannel(SimulatedChannel):
-    """Remembers the CollectSpec of every input request."""
-
-    def __init__(self, keys: str = "", **options: Any) -> None:
-        super().__init__(keys, **options)
-        self.specs: list[CollectSpec] = []
-
-    async def collect(self, prompts: Sequence[Prompt], spec: CollectSpec) -> CollectResult:
-        self.specs.append(spec)
-        return await super().collect(prompts, spec)
 
 
 async def menu(keys: str, **overrides: Any) -> NodeRun:
@@ -172,7 +160,7 @@ async def test_spec_uses_flow_settings_when_timeout_is_null(
         "Settings",
         functools.partial(Settings, input_timeout_ms=7000, inter_digit_timeout_ms=2500),
     )
-    channel = RecordingChannel("- 1")
+    channel = SimulatedChannel("- 1")
     run = await run_node(Menu, CONFIG, channel=channel, prompts=PROMPTS)
     assert run.exit == "1"
     assert run.call.settings.input_timeout_ms == 7000
@@ -194,7 +182,7 @@ async def test_spec_uses_flow_settings_when_timeout_is_null(
 
 
 async def test_spec_uses_configured_timeout_and_barge_in() -> None:
-    channel = RecordingChannel("1")
+    channel = SimulatedChannel("1")
     await run_node(
         Menu, {**CONFIG, "timeout_ms": 1500, "barge_in": False}, channel=channel, prompts=PROMPTS
     )
