@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from nodes.api import CATEGORIES
 from nodes.registry import Registry, default_registry
-from runtime.call import DialStatus, QueueStatus
+from runtime.call import DialStatus, QueueStatus, RecordStatus, VoicemailStatus
 from runtime.clock import parse_at
 from runtime.document import UnusableFlow, load_flow_file
 from runtime.flow import flow_schema
@@ -189,6 +189,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         "when_done": "silence" if args.silence else "hangup",
         "queue_status": args.queue,
         "dial_status": args.dial,
+        "record_status": args.record,
+        "voicemail_status": args.voicemail,
     }
     channel: SimulatedChannel | None = None
     if interactive:
@@ -212,25 +214,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return EXIT_UNUSABLE
     if args.json:
         data = trace.to_json()
-        data["unused_keys"] = channel.unused_keys
+        data["unused_keys"] = [trace.scrub(k) for k in channel.unused_keys]
         json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return EXIT_OK
+    keys = trace.scrub(" ".join(channel.script))  # secrets typed (PINs) stay masked
     if lang == "en":
         header = (
-            f"{flow.name} ({flow.id}) — caller {args.caller}, at {trace.started_at}, "
-            f"keys {' '.join(channel.script)!r}"
+            f"{flow.name} ({flow.id}) — caller {args.caller}, at {trace.started_at}, keys {keys!r}"
         )
     else:
         header = (
-            f"{flow.name}（{flow.id}）— 主叫 {args.caller}，时间 {trace.started_at}，"
-            f"按键 “{' '.join(channel.script)}”"
+            f"{flow.name}（{flow.id}）— 主叫 {args.caller}，时间 {trace.started_at}，按键 “{keys}”"
         )
     if interactive:
         print()
     print(format_trace(trace, language=lang, header=header))
     if channel.unused_keys:
-        unused = " ".join(channel.unused_keys)
+        unused = trace.scrub(" ".join(channel.unused_keys))
         print(f"(unused keys: {unused})" if lang == "en" else f"（未用到的按键：{unused}）")
     return EXIT_OK
 
@@ -316,6 +317,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="completed",
         choices=[s.value for s in DialStatus],
         help="what dialling an outside number returns",
+    )
+    p.add_argument(
+        "--record",
+        default="recorded",
+        choices=[s.value for s in RecordStatus],
+        help="what recording the caller returns",
+    )
+    p.add_argument(
+        "--voicemail",
+        default="completed",
+        choices=[s.value for s in VoicemailStatus],
+        help="what leaving a voicemail returns",
     )
     p.add_argument(
         "--silence",

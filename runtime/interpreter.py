@@ -76,7 +76,7 @@ class Variables(MutableMapping[str, Any]):
             raise KeyError(f"variable {name!r} is set by the runtime and cannot be changed")
         self._values[name] = value
         step = self._state.step
-        if name in self._secret:
+        if name in self._secret and value not in (None, ""):
             self._state.trace.add_secret(value)
             shown: Any = MASK
         else:
@@ -282,8 +282,11 @@ class FlowCall:
     async def record(
         self, *, max_s: int, silence_s: int, beep: bool, prompt_ids: Sequence[str] = ()
     ) -> RecordResult:
+        prompts = self._prompts(prompt_ids)
+        if prompts:
+            self.note("play", prompts=[p.id for p in prompts], text=_text(prompts))
         result = await self._state.channel.record(
-            max_s=max_s, silence_s=silence_s, beep=beep, prompts=self._prompts(prompt_ids)
+            max_s=max_s, silence_s=silence_s, beep=beep, prompts=prompts
         )
         self.note("record", status=str(result.status), file=result.file)
         return result
