@@ -45,7 +45,7 @@ Syntax
   ============================================  =============================================
 
 * Limits (syntax errors): at most 1,000 characters; nesting (parentheses, lists, calls, chains
-  of unary ``-``/``not``) at most 32 deep; integer literals at most 10^18.
+  of unary ``-``/``not``) at most 32 deep; number literals at most 10^18.
 * Calling an unknown function, or a function with the wrong number of arguments, is a syntax
   error reported when the flow is validated, not when a caller reaches the node.
 
@@ -115,7 +115,10 @@ lists and objects there are errors -- use ``default(x, "")`` for possibly-unset 
 ``contains(s, part)``           ``part`` occurs in ``s``
 ``matches(s, pattern)``         the **whole** of ``s`` matches the Python regular expression
                                 ``pattern`` (``re.fullmatch``); pattern at most 200
-                                characters, ``s`` at most 1,000; an invalid pattern is an error
+                                characters, ``s`` at most 1,000. The pattern must be a text
+                                literal and is checked when the flow is validated: an
+                                invalid pattern, or a nested repeat such as ``(a+)+``
+                                (catastrophic backtracking), is a syntax error
 ``concat(a, b, ...)``           1-16 values joined as text
 ``number(x)``                   number or numeric string -> number; anything else is an error
 ``string(x)``                   ``x`` as text
@@ -131,13 +134,25 @@ lists and objects there are errors -- use ``default(x, "")`` for possibly-unset 
                                 when needed)
 ``hour()`` ``minute()``         current time of day (0-23, 0-59)
 ``weekday()``                   ISO day of week: 1 = Monday ... 7 = Sunday
-``day()`` ``month()`` ``year()``  current date parts
+``day()`` ``month()``           current day of the month (1-31), month (1-12)
+``year()``                      current year
 ``date()`` ``time()``           ``"2026-10-01"``, ``"09:05"``
 ==============================  ===============================================================
 
 The clock functions use the ``now`` passed to :meth:`Expression.evaluate` as-is (the runtime
 passes ``call.now()``, already in the flow's time zone, Asia/Shanghai by default); evaluating
 them without ``now`` is an error.
+
+要点（中文）
+============
+
+* 来电按键得到的是文本。数字与“数字文本”比较时按数值：``"05" == 5`` 为真；两个文本比较时按文本：
+  ``"05" == "5"`` 为假（账号、证件号保留前导零）。
+* 大小比较：两个都是数字文本时按数值（``"10" > "9"``），否则按字典序；``null``、布尔值、列表，
+  或数字与非数字文本（``"abc" < 5``）比较大小会报错。
+* ``+`` 只做加法，拼接文本请用 ``concat()``；除以零、结果超过 ±10^18 会报错。
+* ``null``、``false``、``0``、``""``、``[]``、``{}`` 为假，文本 ``"0"`` 为真。
+* 读取不存在的变量会报错；``a.b`` 只读取对象（JSON 对象）的字段，缺少的字段为 ``null``。
 
 Errors
 ======
@@ -1401,8 +1416,50 @@ class _Parser:
                 f"{name}() takes {expected_en} but {given} {were} given",
                 f"{name}() {expected_zh}，实际给了 {given} 个",
             )
+        if name == "matches":
+            _check_literal_pattern(args[1], name_token.column)
         self.functions.add(name)
         return Call(name, tuple(args), name_token.column)
+
+
+_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}]\)[+*{]")
+
+
+def _check_literal_pattern(arg: Node, column: int) -> None:
+    """``matches()`` takes its pattern as a text literal, checked when the flow is validated:
+    a value from a caller or a back end can never become a regular expression, and patterns
+    with a quantified group that is itself quantified (``(a+)+``, catastrophic backtracking
+    that would stall every call on the process) are refused."""
+    if not (isinstance(arg, Const) and isinstance(arg.value, str)):
+        raise ExpressionSyntaxError(
+            column,
+            "matches() needs its pattern written as text in quotes, e.g. "
+            'matches(id, "^[0-9]{17}[0-9X]$")',
+            'matches() 的正则表达式必须直接写成带引号的文字，例如 matches(id, "^[0-9]{17}[0-9X]$")',
+        )
+    pattern = arg.value
+    if len(pattern) > 200:
+        raise ExpressionSyntaxError(
+            column,
+            f"matches() pattern too long ({len(pattern)} characters; the limit is 200)",
+            f"matches() 的正则表达式过长（{len(pattern)} 个字符，上限为 200）",
+        )
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ExpressionSyntaxError(
+            column,
+            f"matches() pattern is not a valid regular expression: {exc}",
+            f"matches() 的正则表达式无效：{exc}",
+        ) from None
+    if _NESTED_QUANTIFIER.search(pattern):
+        raise ExpressionSyntaxError(
+            column,
+            "matches() pattern repeats a group that itself repeats (like (a+)+); such "
+            "patterns can take minutes on some inputs — write it without the nesting",
+            "matches() 的正则表达式对本身带重复的分组再次重复（如 (a+)+），某些输入下会极慢，"
+            "请改写为不嵌套的形式",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
