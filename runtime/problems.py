@@ -75,6 +75,7 @@ def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
     return sorted(
         problems,
         key=lambda p: (
+            p.code == "flow.too_many_problems",  # the "and more…" line goes last
             p.severity is not Severity.ERROR,
             p.line if p.line is not None else 1 << 30,
             p.pointer,
