@@ -259,6 +259,156 @@ def _interactive_channel(name: str, lang: str, options: dict[str, Any]) -> Simul
     return InteractiveChannel(ask, show, **options)
 
 
+# -- runtime / publish / calls -------------------------------------------------------------
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return host or "127.0.0.1", int(port)
+
+
+def cmd_runtime(args: argparse.Namespace) -> int:
+    from runtime.service import RuntimeService
+    from runtime.store.db import database_url, make_engine
+
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    host, port = args.listen
+    engine = make_engine(args.database)
+    service = RuntimeService(
+        engine,
+        host=host,
+        port=port,
+        drain_s=args.drain,
+        dial_template=args.dial_template,
+    )
+    logging.getLogger("ivrflow.runtime").info(
+        "database %s", database_url(args.database).split("@")[-1]
+    )
+    try:
+        asyncio.run(service.serve_until_signalled())
+    except OSError as exc:
+        sys.stderr.write(f"ivrflow runtime: cannot listen on {host}:{port}: {exc}\n")
+        return EXIT_UNUSABLE
+    finally:
+        engine.dispose()
+    return EXIT_OK
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from runtime.store.db import make_engine
+    from runtime.store.publishing import PublishRejected, publish
+
+    registry = default_registry()
+    lang = _lang(args)
+    try:
+        text = load_flow_file(args.flow)
+    except UnusableFlow as exc:
+        _print_problems([exc.problem], args.flow, lang, sys.stderr)
+        return EXIT_UNUSABLE
+    if text.problems:
+        _print_problems(text.problems, args.flow, lang, sys.stderr)
+        return EXIT_INVALID
+    library = DirectoryLibrary(Path(args.flow).resolve().parent, registry)
+    engine = make_engine(args.database)
+    try:
+        result = publish(
+            engine,
+            text.data,
+            entry=args.entry,
+            message=args.message,
+            author=args.author or os.environ.get("USER", ""),
+            library=library,
+            registry=registry,
+        )
+    except PublishRejected as exc:
+        source = args.flow if exc.flow_id == text.data.get("id") else exc.flow_id
+        _print_problems(
+            text.with_locations(exc.problems) if source == args.flow else exc.problems,
+            source,
+            lang,
+            sys.stderr,
+        )
+        return EXIT_INVALID
+    finally:
+        engine.dispose()
+    _print_problems(text.with_locations(result.warnings), args.flow, lang, sys.stdout)
+    stored = ", ".join(f"{f} v{v}" for f, v in result.new_versions) or "-"
+    if lang == "en":
+        was = f"was v{result.previous_version}" if result.previous_version else "new entry"
+        print(
+            f"published {result.flow_id} v{result.version} on entry {result.entry!r} "
+            f"({was}); new versions stored: {stored}"
+        )
+    else:
+        was = f"原为第 {result.previous_version} 版" if result.previous_version else "新建入口"
+        print(
+            f"已发布 {result.flow_id} 第 {result.version} 版到入口 “{result.entry}”"
+            f"（{was}）；新存版本：{stored}"
+        )
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from runtime.store.db import make_engine
+    from runtime.store.publishing import rollback
+
+    engine = make_engine(args.database)
+    try:
+        result = rollback(
+            engine,
+            entry=args.entry,
+            version=args.version,
+            message=args.message,
+            author=args.author or os.environ.get("USER", ""),
+        )
+    except LookupError as exc:
+        sys.stderr.write(f"ivrflow rollback: {exc}\n")
+        return EXIT_INVALID
+    finally:
+        engine.dispose()
+    print(
+        f"entry {result.entry!r}: {result.flow_id} v{result.previous_version} -> v{result.version}"
+    )
+    return EXIT_OK
+
+
+def cmd_calls(args: argparse.Namespace) -> int:
+    from runtime.clock import parse_at
+    from runtime.store.db import make_engine
+    from runtime.store.records import list_calls
+
+    try:
+        since = parse_at(args.since) if args.since else None
+    except ValueError as exc:
+        sys.stderr.write(f"ivrflow calls: --since: {exc}\n")
+        return EXIT_UNUSABLE
+    engine = make_engine(args.database)
+    try:
+        rows = list_calls(engine, since=since, limit=args.limit)
+    finally:
+        engine.dispose()
+    if args.json:
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2, default=str)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    for row in rows:
+        started = row["started_at"].strftime("%Y-%m-%d %H:%M:%S")
+        where = f" @{row['outcome_node']}" if row["outcome_node"] else ""
+        print(
+            f"{started}Z  {pad(row['caller'] or '-', 14)} {pad(row['entry'], 10)} "
+            f"{row['flow_id']} v{row['flow_version']}  {row['outcome']}{where}  "
+            f"{row['steps']} steps  {row['call_id']}"
+        )
+    if not rows:
+        print("(no calls)" if _lang(args) == "en" else "（没有通话记录）")
+    return EXIT_OK
+
+
 # -- main --------------------------------------------------------------------------------
 
 
@@ -337,6 +487,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser(
+        "runtime", help="serve published flows to Asterisk over FastAGI", parents=[common]
+    )
+    p.add_argument("--listen", type=_listen, default=("127.0.0.1", 4573), metavar="HOST:PORT")
+    p.add_argument("--database", help="database URL (default $IVRFLOW_DATABASE_URL or SQLite)")
+    p.add_argument("--drain", type=float, default=30.0, help="seconds to let calls finish on stop")
+    p.add_argument(
+        "--dial-template",
+        default="PJSIP/{number}",
+        help="Asterisk dial string for outside numbers, {number} is replaced",
+    )
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=cmd_runtime)
+
+    p = sub.add_parser("publish", help="validate and publish a flow on an entry", parents=[common])
+    p.add_argument("flow", metavar="FLOW")
+    p.add_argument("--entry", required=True, help="entry name: the AGI path, e.g. 12329")
+    p.add_argument("--message", default="", help="what changed")
+    p.add_argument("--author", default="")
+    p.add_argument("--database")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser(
+        "rollback", help="point an entry back at an earlier version", parents=[common]
+    )
+    p.add_argument("--entry", required=True)
+    p.add_argument("--version", type=int, required=True)
+    p.add_argument("--message", default="")
+    p.add_argument("--author", default="")
+    p.add_argument("--database")
+    p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("calls", help="list call records", parents=[common])
+    p.add_argument("--since", help='e.g. "2026-10-01 00:00" (Asia/Shanghai)')
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--database")
+    p.set_defaults(func=cmd_calls)
     return parser
 
 

@@ -7,6 +7,10 @@ import os
 import stat
 
 import pytest
+from sqlalchemy import Engine
+from sqlmodel import SQLModel
+
+from runtime.store.db import make_engine
 
 
 def _open_sockets() -> set[str]:
@@ -45,3 +49,20 @@ async def _tasks_settled():
             return
         await asyncio.sleep(0)
     pytest.fail(f"test left asyncio tasks running: {pending}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path) -> Engine:
+    """A fresh, empty database: SQLite (WAL, a file) and PostgreSQL (when
+    IVRFLOW_TEST_POSTGRES_URL names a throwaway server, as ./test arranges)."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'ivrflow.sqlite3'}")
+    else:
+        url = os.environ.get("IVRFLOW_TEST_POSTGRES_URL")
+        if not url:
+            pytest.skip("IVRFLOW_TEST_POSTGRES_URL is not set (./test starts a server)")
+        engine = make_engine(url, create=False)
+        SQLModel.metadata.drop_all(engine)
+        SQLModel.metadata.create_all(engine)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,201 @@
+"""The runtime service: Asterisk calls in over FastAGI, published flows run, records out.
+
+A call arrives on ``agi://host:4573/ENTRY``. The entry names a published flow version (and
+its pinned sub-flows); the call runs that version to its end even if another is published
+meanwhile. When the entry is unknown (or its flow cannot run) the service sets the channel
+variable ``IVRFLOW_STATUS`` and returns the call to the dialplan, whose fallback serves the
+caller (see ``examples/asterisk/extensions.conf``).
+
+Shutdown (SIGTERM): stop accepting, let active calls finish up to a deadline, then end the
+rest (recorded as ``aborted``), flush the call records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from nodes.registry import Registry, default_registry
+from runtime.agi.channel import AgiChannel
+from runtime.agi.protocol import AgiConnection
+from runtime.agi.server import FastAgiServer
+from runtime.call import Prompt
+from runtime.clock import Clock, SystemClock
+from runtime.flow import Flow
+from runtime.interpreter import Interpreter
+from runtime.store.publishing import PinnedLibrary, entry_version
+from runtime.store.records import RecordWriter, record_from_trace
+from runtime.trace import Outcome, Trace
+
+__all__ = ["RuntimeService", "entry_of"]
+
+log = logging.getLogger("ivrflow.runtime")
+
+
+def entry_of(env: Mapping[str, str]) -> str:
+    """The entry a call asked for: the path of ``agi://host:port/ENTRY`` (no query string)."""
+    script = env.get("agi_network_script") or ""
+    if not script:
+        request = env.get("agi_request", "")
+        script = request.split("/", 3)[3] if request.count("/") >= 3 else ""
+    return script.split("?", 1)[0].strip("/")
+
+
+def default_sound(prompt: Prompt) -> str:
+    return f"ivrflow/{prompt.language}/{prompt.id}"
+
+
+class RuntimeService:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        registry: Registry | None = None,
+        resources: Mapping[str, Any] | None = None,
+        clock: Clock | None = None,
+        sound: Callable[[Prompt], str] = default_sound,
+        dial_template: str = "PJSIP/{number}",
+        host: str = "127.0.0.1",
+        port: int = 4573,
+        backlog: int = 512,
+        drain_s: float = 30.0,
+    ) -> None:
+        self.engine = engine
+        self.registry = registry or default_registry()
+        self.resources = dict(resources or {})
+        self.clock = clock or SystemClock()
+        self.sound = sound
+        self.dial_template = dial_template
+        self.drain_s = drain_s
+        self.records = RecordWriter(engine)
+        self.server = FastAgiServer(self.handle, host=host, port=port, backlog=backlog)
+        self._flows: dict[tuple[str, int], Flow | None] = {}
+        self.calls_started = 0
+        self.calls_finished = 0
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    async def start(self) -> None:
+        self.records.start()
+        await self.server.start()
+        log.info("FastAGI listening on %s:%d", self.server.host, self.server.port)
+
+    async def close(self) -> None:
+        """Stop accepting, drain active calls up to ``drain_s``, flush records."""
+        await self.server.close(self.drain_s)
+        await self.records.close()
+
+    async def serve_until_signalled(self) -> None:
+        """Run until SIGTERM or SIGINT, then shut down gracefully."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+            log.info("stopping: no new calls; draining %d active", self.server.active)
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await self.close()
+
+    # -- one call ------------------------------------------------------------------------
+
+    async def handle(self, conn: AgiConnection, env: dict[str, str]) -> None:
+        started = datetime.now(UTC)
+        entry = entry_of(env)
+        self.calls_started += 1
+        try:
+            info = await asyncio.to_thread(entry_version, self.engine, entry)
+            flow: Flow | None = None
+            library: PinnedLibrary | None = None
+            if info is not None:
+                pins = {**info.dependencies, info.flow_id: info.version}
+                library = PinnedLibrary(self.engine, pins, self.registry, self._flows)
+                flow = await asyncio.to_thread(library.get, info.flow_id)
+            if info is None or flow is None or library is None:
+                status = "NOENTRY" if info is None else "INVALID"
+                log.warning("call %s: entry %r: %s", env.get("agi_uniqueid"), entry, status)
+                await self._return_to_dialplan(conn, status)
+                self._record_unserved(env, entry, started, status, info)
+                return
+            await self._run(conn, env, entry, flow, library, info.version, started)
+        finally:
+            self.calls_finished += 1
+
+    async def _return_to_dialplan(self, conn: AgiConnection, status: str) -> None:
+        with contextlib.suppress(Exception):
+            await conn.send("SET", "VARIABLE", "IVRFLOW_STATUS", status)
+
+    def _record_unserved(
+        self, env: Mapping[str, str], entry: str, started: datetime, status: str, info: Any
+    ) -> None:
+        trace = Trace(
+            call_id=env.get("agi_uniqueid", ""),
+            caller=env.get("agi_callerid", ""),
+            called=env.get("agi_dnid", "") or env.get("agi_extension", ""),
+        )
+        detail = (
+            f"no flow is published on entry {entry!r}"
+            if status == "NOENTRY"
+            else "the published flow cannot run (validation failed)"
+        )
+        trace.outcome = Outcome("no_entry" if status == "NOENTRY" else "error", None, detail)
+        self.records.submit(
+            record_from_trace(
+                trace,
+                started_at=started,
+                env=env,
+                entry=entry,
+                flow_id=info.flow_id if info else "",
+                flow_version=info.version if info else None,
+            )
+        )
+
+    async def _run(
+        self,
+        conn: AgiConnection,
+        env: Mapping[str, str],
+        entry: str,
+        flow: Flow,
+        library: PinnedLibrary,
+        version: int,
+        started: datetime,
+    ) -> None:
+        channel = AgiChannel(conn, env, sound=self.sound, dial_template=self.dial_template)
+        interpreter = Interpreter(library=library, resources=self.resources, clock=self.clock)
+        trace = Trace()
+        outcome: str | None = None
+        detail = ""
+        try:
+            await interpreter.run(flow, channel, trace=trace)
+        except asyncio.CancelledError:
+            outcome, detail = "aborted", "runtime shut down before the call ended"
+            raise
+        except Exception as exc:  # a bug must not lose the record
+            log.exception("call %s crashed", channel.call_id)
+            outcome, detail = "error", f"{type(exc).__name__}: {exc}"
+        finally:
+            self.records.submit(
+                record_from_trace(
+                    trace,
+                    started_at=started,
+                    env=env,
+                    entry=entry,
+                    flow_id=flow.id,
+                    flow_version=version,
+                    outcome=outcome,
+                    detail=detail,
+                    missing_prompts=channel.missing_prompts,
+                )
+            )

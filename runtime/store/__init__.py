@@ -1,0 +1,1 @@
+"""Storage: published flow versions, entries, call records (SQLite or PostgreSQL)."""

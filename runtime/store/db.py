@@ -1,0 +1,58 @@
+"""Database engines: SQLite (WAL) by default, PostgreSQL by URL.
+
+The URL comes from ``--database``, else ``IVRFLOW_DATABASE_URL``, else a SQLite file in
+``./var/ivrflow.sqlite3``. SQLite runs in WAL mode with a busy timeout, so the designer and
+the runtime can share one file from separate processes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel, create_engine
+
+from runtime.store import models  # noqa: F401 - registers the tables
+
+__all__ = ["DEFAULT_SQLITE", "database_url", "make_engine"]
+
+DEFAULT_SQLITE = "sqlite:///var/ivrflow.sqlite3"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def database_url(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("IVRFLOW_DATABASE_URL") or DEFAULT_SQLITE
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str | None = None, *, create: bool = True) -> Engine:
+    """An engine for ``url`` (see :func:`database_url`), with the tables created."""
+    url = database_url(url)
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 5}
+    elif parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            url = str(parsed.set(drivername="postgresql+psycopg"))
+        kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    if create:
+        SQLModel.metadata.create_all(engine)
+    return engine
