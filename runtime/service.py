@@ -129,7 +129,15 @@ class RuntimeService:
                 await self._return_to_dialplan(conn, status)
                 self._record_unserved(env, entry, started, status, info)
                 return
-            await self._run(conn, env, entry, flow, library, info.version, started)
+            await self._run(
+                conn,
+                env=env,
+                entry=entry,
+                flow=flow,
+                library=library,
+                version=info.version,
+                started=started,
+            )
         finally:
             self.calls_finished += 1
 
@@ -165,6 +173,7 @@ class RuntimeService:
     async def _run(
         self,
         conn: AgiConnection,
+        *,
         env: Mapping[str, str],
         entry: str,
         flow: Flow,

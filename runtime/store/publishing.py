@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, func, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from nodes.registry import Registry, default_registry
@@ -38,6 +40,10 @@ __all__ = [
     "publish",
     "rollback",
 ]
+
+
+PUBLISH_ATTEMPTS = 10
+_PUBLISH_LOCK = 123290001  # PostgreSQL advisory lock key for publishing
 
 
 class PublishRejected(Exception):
@@ -123,7 +129,7 @@ def publish(
         if not child_result.ok:
             raise PublishRejected(child_result.problems, child)
     warnings = [p for p in result.problems if p.severity is Severity.WARNING]
-    for attempt in range(3):
+    for attempt in range(PUBLISH_ATTEMPTS):
         try:
             return _publish_once(
                 engine,
@@ -135,9 +141,11 @@ def publish(
                 author=author,
                 warnings=warnings,
             )
-        except IntegrityError:  # a concurrent publish took the same version number
-            if attempt == 2:
+        except (IntegrityError, OperationalError):
+            # SQLite: a concurrent publish took the version number or held the write lock
+            if attempt == PUBLISH_ATTEMPTS - 1:
                 raise
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -156,6 +164,9 @@ def _publish_once(
     new_versions: list[tuple[str, int]] = []
     pinned: dict[str, int] = {}
     with Session(engine) as session:
+        if engine.dialect.name == "postgresql":
+            # publishes are rare: serialise them, so version numbers never collide
+            session.exec(text(f"SELECT pg_advisory_xact_lock({_PUBLISH_LOCK})"))
 
         def store(doc: Mapping[str, Any], dependencies: dict[str, int]) -> int:
             text = _canonical(doc)
