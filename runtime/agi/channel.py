@@ -1,0 +1,429 @@
+"""The Asterisk channel: :class:`~runtime.call.Channel` over one FastAGI connection.
+
+Every media operation becomes AGI commands (``STREAM FILE``, ``WAIT FOR DIGIT``,
+``EXEC Queue/Dial/VoiceMail``, ``RECORD FILE``…) and every reply is mapped to the same
+results the simulator gives (``runtime.simulator.SimulatedChannel`` is the reference). Values
+from callers, back ends and flows only ever travel as quoted arguments (``protocol.quote``);
+those that go *inside* an application's argument string (queue, number, mailbox) are checked
+against a strict pattern first, so they cannot add application options either.
+
+Never set ``AGIEXECFULL`` on these channels: it makes Asterisk expand ``${…}`` inside EXEC
+arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+
+from runtime.agi.protocol import (
+    AgiCommandError,
+    AgiConnection,
+    AgiError,
+    AgiHangup,
+    AgiProtocolError,
+    Reply,
+    Word,
+    command,
+)
+from runtime.call import (
+    DTMF_KEYS,
+    CallerHangup,
+    CollectResult,
+    CollectSpec,
+    DialResult,
+    DialStatus,
+    Prompt,
+    QueueRequest,
+    QueueResult,
+    QueueStatus,
+    RecordResult,
+    RecordStatus,
+    VoicemailResult,
+    VoicemailStatus,
+)
+
+__all__ = ["AgiChannel", "default_sound"]
+
+log = logging.getLogger("ivrflow.agi.channel")
+
+_NUMBER = re.compile(r"[0-9*#+]{1,32}")
+_QUEUE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_MAILBOX = re.compile(r"[A-Za-z0-9_.+-]{1,64}(?:@[A-Za-z0-9_.-]{1,64})?")
+_CONTEXT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_MUSIC_CLASS = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(?:\([A-Za-z0-9_,-]{0,32}\))?")
+_NOT_VAR_CHARS = re.compile(r"[^A-Z0-9_]")
+_SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
+_QUEUE_UNAVAILABLE = {"FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"}
+_DIAL_STATUS = {
+    "ANSWER": DialStatus.COMPLETED,
+    "BUSY": DialStatus.BUSY,
+    "NOANSWER": DialStatus.NO_ANSWER,
+    "CHANUNAVAIL": DialStatus.UNAVAILABLE,
+    "CONGESTION": DialStatus.CONGESTION,
+}
+_KEYS = frozenset(DTMF_KEYS)
+_GREETING_OPTION = {"unavailable": "u", "busy": "b"}
+MAX_VALUE_BYTES = 1024
+"""Longest channel-variable value sent (Asterisk's GET VARIABLE buffer is 1,024 bytes)."""
+
+
+def default_sound(prompt: Prompt) -> str:
+    """The Asterisk sound file of a prompt: ``ivrflow/<language>/<id>``."""
+    return f"ivrflow/{prompt.language}/{prompt.id}" if prompt.language else f"ivrflow/{prompt.id}"
+
+
+def _fit(value: str, limit: int = MAX_VALUE_BYTES) -> str:
+    data = value.encode("utf-8")
+    if len(data) <= limit:
+        return value
+    return data[:limit].decode("utf-8", "ignore")
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        number = float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+    return number if number is not None and number >= 0 else None
+
+
+class AgiChannel:
+    """A caller on Asterisk, reached over FastAGI.
+
+    ``missing_prompts`` lists sound files Asterisk could not play (``STREAM FILE`` →
+    ``result=-1 endpos=0``): the caller heard silence, the call goes on, the call record
+    reports them. ``log`` keeps ``(command, reply code, milliseconds)`` of recent commands
+    (values of ``SET VARIABLE`` masked; code 0 = no reply).
+    """
+
+    def __init__(
+        self,
+        conn: AgiConnection,
+        env: Mapping[str, str],
+        *,
+        sound: Callable[[Prompt], str] = default_sound,
+        dial_template: str = "PJSIP/{number}",
+        record_dir: str = "ivrflow/recordings",
+        voicemail_context: str = "default",
+        media_timeout_s: float = 600.0,
+        max_call_s: float = 4 * 3600.0,
+        min_record_s: float = 0.5,
+        log_size: int = 500,
+    ) -> None:
+        if "," in dial_template or "{number}" not in dial_template:
+            raise ValueError("dial_template must contain {number} and no comma")
+        dial_template.format(number="0")
+        if not _CONTEXT.fullmatch(voicemail_context):
+            raise ValueError(f"not a voicemail context: {voicemail_context!r}")
+        self.conn = conn
+        self.env = dict(env)
+        self.call_id = self.env.get("agi_uniqueid", "")
+        caller = self.env.get("agi_callerid", "").strip()
+        self.caller = "" if caller.lower() in ("", "unknown") else caller
+        called = self.env.get("agi_dnid", "").strip()
+        if called.lower() in ("", "unknown"):
+            called = self.env.get("agi_extension", "").strip()
+        self.called = called
+        self.sound = sound
+        self.dial_template = dial_template
+        self.record_dir = record_dir.rstrip("/")
+        self.voicemail_context = voicemail_context
+        self.media_timeout_s = media_timeout_s
+        self.max_call_s = max_call_s
+        self.min_record_s = min_record_s
+        self.missing_prompts: list[str] = []
+        self.log: deque[tuple[str, int, float]] = deque(maxlen=log_size)
+        self.hung_up_by_flow = False
+        self._recordings = 0
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _check(self) -> None:
+        if self.hung_up_by_flow:
+            raise AgiHangup("the flow hung up")
+        if self.conn.hung_up.is_set():
+            raise AgiHangup(self.conn.hangup_reason or "caller hung up")
+
+    def _caller_gone(self, reason: str) -> AgiHangup:
+        self.conn.mark_hung_up(reason)
+        return AgiHangup(reason)
+
+    async def _send(
+        self, *words: object, timeout_s: float | None = None, secret: bool = False
+    ) -> Reply:
+        if words[:1] == ("SET VARIABLE",):  # values may be caller data: keep them out
+            shown = f"SET VARIABLE {words[1]} ***"
+        else:
+            shown = command(*words)
+        started = time.perf_counter()
+        code = 0
+        try:
+            reply = await self.conn.send(*words, timeout_s=timeout_s, secret=secret)
+            code = reply.code
+            return reply
+        except AgiCommandError as exc:
+            code = exc.reply.code
+            raise
+        except AgiHangup as exc:
+            code = exc.code or 0
+            raise
+        finally:
+            self.log.append((shown, code, round((time.perf_counter() - started) * 1000, 3)))
+
+    async def _get(self, name: str) -> str:
+        """A channel variable ('' when unset); also works once the caller has gone."""
+        reply = await self._send("GET VARIABLE", Word(name))
+        return reply.data if reply.result == "1" else ""
+
+    async def _alive(self) -> bool:
+        """After an ambiguous ``result=-1``: is the caller still there? Asterisk announces a
+        hang-up with ``HANGUP`` right after the reply; a probe settles it either way
+        (``CHANNEL STATUS`` is refused with ``511`` on a dead channel)."""
+        await asyncio.sleep(0)
+        if self.conn.hung_up.is_set():
+            return False
+        try:
+            reply = await self._send("CHANNEL STATUS")
+        except AgiHangup:
+            return False
+        except AgiCommandError:
+            return True
+        status = reply.result_int
+        return status is None or status >= 0
+
+    # -- Channel ---------------------------------------------------------------------------
+
+    async def answer(self) -> None:
+        self._check()
+        reply = await self._send("ANSWER")
+        if (reply.result_int or 0) < 0:
+            raise self._caller_gone("ANSWER failed: caller hung up")
+
+    async def play(self, prompts: Sequence[Prompt], *, barge_in: bool = True) -> str | None:
+        return await self._play(prompts, barge_in=barge_in, secret=False)
+
+    async def _play(self, prompts: Sequence[Prompt], *, barge_in: bool, secret: bool) -> str | None:
+        escape = DTMF_KEYS if barge_in else ""
+        for prompt in prompts:
+            self._check()
+            name = self.sound(prompt)
+            reply = await self._send(
+                "STREAM FILE", name, escape, timeout_s=self.media_timeout_s, secret=secret
+            )
+            result = reply.result_int
+            if result is None:
+                log.warning("call %s: STREAM FILE %s: unexpected %r", self.call_id, name, reply)
+            elif result > 0:
+                key = chr(result) if result < 0x110000 else ""
+                if barge_in and key in _KEYS:
+                    return key
+            elif result < 0:
+                if not await self._alive():
+                    raise self._caller_gone("caller hung up during STREAM FILE")
+                if (reply.endpos or 0) == 0:
+                    if name not in self.missing_prompts:
+                        self.missing_prompts.append(name)
+                    log.warning(
+                        "call %s: prompt %r: sound file %r missing in Asterisk",
+                        self.call_id,
+                        prompt.id,
+                        name,
+                    )
+                else:
+                    log.warning("call %s: playback of %r failed: %r", self.call_id, name, reply)
+        return None
+
+    async def collect(self, prompts: Sequence[Prompt], spec: CollectSpec) -> CollectResult:
+        self._check()
+        key = None
+        if prompts:  # a key pressed during the prompt is the first digit
+            key = await self._play(prompts, barge_in=spec.barge_in, secret=spec.secret)
+        terminator = spec.terminator or None
+        max_digits = max(1, spec.max_digits)
+        digits = ""
+        while True:
+            if key is None:
+                wait_ms = spec.inter_digit_timeout_ms if digits else spec.first_timeout_ms
+                wait_ms = max(0, int(wait_ms))
+                reply = await self._send(
+                    "WAIT FOR DIGIT",
+                    wait_ms,
+                    timeout_s=wait_ms / 1000 + self.conn.command_timeout_s,
+                    secret=spec.secret,
+                )
+                result = reply.result_int
+                if result is None:
+                    raise AgiProtocolError(f"WAIT FOR DIGIT: unexpected reply {reply.lines!r}")
+                if result < 0:
+                    raise self._caller_gone("caller hung up during WAIT FOR DIGIT")
+                if result == 0:
+                    return CollectResult(digits, "timeout")
+                key = chr(result) if result < 0x110000 else ""
+            if key not in _KEYS:  # e.g. DTMF A-D: not ours
+                key = None
+                continue
+            if terminator is not None and key == terminator:
+                return CollectResult(digits, "terminator")
+            digits += key
+            key = None
+            if len(digits) >= max_digits:
+                return CollectResult(digits, "max")
+
+    async def transfer_queue(self, request: QueueRequest) -> QueueResult:
+        self._check()
+        if not _QUEUE.fullmatch(request.queue):
+            log.warning("call %s: refused queue name %r", self.call_id, request.queue)
+            return QueueResult(QueueStatus.ERROR)
+        if request.announce:
+            await self.play(request.announce, barge_in=False)
+        for name, value in request.caller_data.items():
+            suffix = _NOT_VAR_CHARS.sub("_", str(name).upper())[:48].strip("_")
+            if not suffix:
+                continue
+            await self._send("SET VARIABLE", Word(f"__IVR_{suffix}"), _fit(str(value)))
+        await self._send("SET VARIABLE", Word("QUEUE_PRIO"), int(request.priority))
+        if request.music_class:
+            if _MUSIC_CLASS.fullmatch(request.music_class):
+                await self._send("SET VARIABLE", Word("CHANNEL(musicclass)"), request.music_class)
+            else:
+                log.warning("call %s: refused music class %r", self.call_id, request.music_class)
+        timeout_s = max(1, int(request.timeout_s))
+        started = time.monotonic()
+        reply = await self._send(
+            "EXEC", Word("Queue"), f"{request.queue},c,,,{timeout_s}", timeout_s=self.max_call_s
+        )
+        elapsed = time.monotonic() - started
+        result = reply.result_int
+        if result == -1:
+            raise self._caller_gone("caller hung up in queue")
+        if result is None or result < 0:
+            log.warning("call %s: EXEC Queue failed: %r", self.call_id, reply.lines)
+            return QueueResult(QueueStatus.ERROR, wait_s=elapsed)
+        status = (await self._get("QUEUESTATUS")).upper()
+        if status == "TIMEOUT":
+            return QueueResult(QueueStatus.TIMEOUT, wait_s=elapsed)
+        if status in _QUEUE_UNAVAILABLE:
+            return QueueResult(QueueStatus.UNAVAILABLE, wait_s=elapsed)
+        if status not in ("CONTINUE", ""):
+            log.warning("call %s: QUEUESTATUS=%s", self.call_id, status)
+            return QueueResult(QueueStatus.ERROR, wait_s=elapsed)
+        # Connected to an agent (QUEUESTATUS=CONTINUE, or unset after a bridged call).
+        agent = await self._get("MEMBERNAME") or await self._get("MEMBERINTERFACE")
+        wait = _seconds(await self._get("QUEUEWAIT"))
+        if wait is None:
+            wait = _seconds(await self._get("QEHOLDTIME"))
+        talk = _seconds(await self._get("ANSWEREDTIME"))
+        if talk is None:
+            talk = max(0.0, elapsed - (wait or 0.0))
+        return QueueResult(QueueStatus.COMPLETED, agent=agent, wait_s=wait or 0.0, talk_s=talk)
+
+    async def dial(self, number: str, *, timeout_s: int, caller_id: str = "") -> DialResult:
+        self._check()
+        if not isinstance(number, str) or not _NUMBER.fullmatch(number):
+            log.warning("call %s: refused to dial %r", self.call_id, number)
+            return DialResult(DialStatus.ERROR)
+        if caller_id:
+            await self._send("SET VARIABLE", Word("CALLERID(num)"), _fit(str(caller_id), 64))
+        target = self.dial_template.format(number=number)
+        reply = await self._send(
+            "EXEC",
+            Word("Dial"),
+            f"{target},{max(1, int(timeout_s))},g",
+            timeout_s=self.max_call_s,
+        )
+        result = reply.result_int
+        if result == -1:
+            raise self._caller_gone("caller hung up during Dial")
+        if result is None or result < 0:
+            log.warning("call %s: EXEC Dial failed: %r", self.call_id, reply.lines)
+            return DialResult(DialStatus.ERROR)
+        status = (await self._get("DIALSTATUS")).upper()
+        if status == "CANCEL":
+            raise self._caller_gone("caller hung up during Dial (DIALSTATUS=CANCEL)")
+        mapped = _DIAL_STATUS.get(status, DialStatus.ERROR)
+        if mapped is DialStatus.ERROR:
+            log.warning("call %s: DIALSTATUS=%r", self.call_id, status)
+        talk = 0.0
+        if mapped is DialStatus.COMPLETED:
+            talk = _seconds(await self._get("ANSWEREDTIME")) or 0.0
+        return DialResult(mapped, talk_s=talk)
+
+    async def voicemail(self, mailbox: str, *, greeting: str = "unavailable") -> VoicemailResult:
+        self._check()
+        if not isinstance(mailbox, str) or not _MAILBOX.fullmatch(mailbox):
+            log.warning("call %s: refused mailbox %r", self.call_id, mailbox)
+            return VoicemailResult(VoicemailStatus.ERROR)
+        box = mailbox if "@" in mailbox else f"{mailbox}@{self.voicemail_context}"
+        option = _GREETING_OPTION.get(greeting, "s")
+        reply = await self._send(
+            "EXEC", Word("VoiceMail"), f"{box},{option}", timeout_s=self.max_call_s
+        )
+        result = reply.result_int
+        if result == -1:
+            raise self._caller_gone("caller hung up in voicemail")
+        if result is None or result < 0:
+            log.warning("call %s: EXEC VoiceMail failed: %r", self.call_id, reply.lines)
+            return VoicemailResult(VoicemailStatus.ERROR)
+        status = (await self._get("VMSTATUS")).upper()
+        if status in ("SUCCESS", "USEREXIT"):
+            return VoicemailResult(VoicemailStatus.COMPLETED)
+        log.warning("call %s: VMSTATUS=%r", self.call_id, status)
+        return VoicemailResult(VoicemailStatus.ERROR)
+
+    async def record(
+        self, *, max_s: int, silence_s: int, beep: bool, prompts: Sequence[Prompt] = ()
+    ) -> RecordResult:
+        self._check()
+        if prompts:
+            await self.play(prompts)
+        self._check()
+        self._recordings += 1
+        uid = _SAFE_ID.sub("_", self.call_id) or "call"
+        path = f"{self.record_dir}/{uid}-{self._recordings}"
+        max_s = int(max_s)
+        words: list[object] = ["RECORD FILE", path, Word("wav"), "#"]
+        words.append(max_s * 1000 if max_s > 0 else -1)
+        if beep:
+            words.append(Word("BEEP"))
+        if int(silence_s) > 0:
+            words.append(Word(f"s={int(silence_s)}"))
+        limit = max_s + self.conn.command_timeout_s + 5 if max_s > 0 else self.max_call_s
+        reply = await self._send(*words, timeout_s=limit)
+        result = reply.result_int
+        if reply.data == "hangup":
+            raise self._caller_gone("caller hung up during RECORD FILE")
+        if result is None or result < 0:
+            if not await self._alive():
+                raise self._caller_gone("caller hung up during RECORD FILE")
+            log.warning("call %s: RECORD FILE failed: %r", self.call_id, reply.lines)
+            return RecordResult(RecordStatus.ERROR)
+        duration = (reply.endpos or 0) / 8000
+        if duration < self.min_record_s:
+            return RecordResult(RecordStatus.NO_AUDIO, duration_s=duration)
+        return RecordResult(RecordStatus.RECORDED, f"{path}.wav", duration)
+
+    async def set_channel_variable(self, name: str, value: str) -> None:
+        self._check()
+        if not isinstance(name, str) or not _VARIABLE.fullmatch(name):
+            raise ValueError(f"not a channel variable name: {name!r}")
+        await self._send("SET VARIABLE", Word(name), _fit(str(value)))
+
+    async def hangup(self) -> None:
+        """Hang the caller up; quiet when the channel or the link is already gone."""
+        already = self.hung_up_by_flow
+        self.hung_up_by_flow = True
+        if already or self.conn.hung_up.is_set():
+            return
+        try:
+            await self._send("HANGUP")
+        except (CallerHangup, AgiError) as exc:
+            log.debug("call %s: HANGUP: %s", self.call_id, exc)
+
+    async def wait_hangup(self) -> None:
+        await self.conn.hung_up.wait()
