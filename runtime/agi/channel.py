@@ -73,6 +73,14 @@ MAX_VALUE_BYTES = 1024
 """Longest channel-variable value sent (Asterisk's GET VARIABLE buffer is 1,024 bytes)."""
 
 
+QUEUE_OPTIONS = "cb(ivrflow-agent-predial^s^1)"
+"""Queue options: ``c`` continue in the dialplan when the agent hangs up (the flow goes on to
+the satisfaction survey); ``b(…)`` runs ``[ivrflow-agent-predial]`` on each agent channel
+before it rings (caller data on the agent's phone, see examples/asterisk/extensions.conf)."""
+QUEUE_AGENT_GOSUB = "ivrflow-agent-connect"
+"""Run on the agent channel once answered (the screen-pop user event)."""
+
+
 def default_sound(prompt: Prompt) -> str:
     """The Asterisk sound file of a prompt: ``ivrflow/<language>/<id>``."""
     return f"ivrflow/{prompt.language}/{prompt.id}" if prompt.language else f"ivrflow/{prompt.id}"
@@ -296,7 +304,10 @@ class AgiChannel:
         timeout_s = max(1, int(request.timeout_s))
         started = time.monotonic()
         reply = await self._send(
-            "EXEC", Word("Queue"), f"{request.queue},c,,,{timeout_s}", timeout_s=self.max_call_s
+            "EXEC",
+            Word("Queue"),
+            f"{request.queue},{QUEUE_OPTIONS},,,{timeout_s},,{QUEUE_AGENT_GOSUB}",
+            timeout_s=self.max_call_s,
         )
         elapsed = time.monotonic() - started
         result = reply.result_int

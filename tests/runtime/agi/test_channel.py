@@ -389,7 +389,10 @@ async def test_queue_completed_with_agent(agi):
     script = [
         ('STREAM FILE "ivrflow/zh-CN/transfer" ""', ["200 result=0 endpos=16000"]),
         *queue_setup([('SET VARIABLE CHANNEL(musicclass) "fund"', ["200 result=1"])]),
-        ('EXEC Queue "hotline-loans,c,,,120"', ["200 result=0"]),
+        (
+            'EXEC Queue "hotline-loans,cb(ivrflow-agent-predial^s^1),,,120,,ivrflow-agent-connect"',
+            ["200 result=0"],
+        ),
         ("GET VARIABLE QUEUESTATUS", ["200 result=1 (CONTINUE)"]),
         ("GET VARIABLE MEMBERNAME", ["200 result=1 (张三 8001)"]),
         ("GET VARIABLE QUEUEWAIT", ["200 result=1 (12)"]),
@@ -407,7 +410,10 @@ async def test_queue_completed_unset_status_falls_back_to_interface(agi):
     channel, asterisk = agi
     script = [
         ("SET VARIABLE QUEUE_PRIO 0", ["200 result=1"]),
-        ('EXEC Queue "support,c,,,300"', ["200 result=0"]),
+        (
+            'EXEC Queue "support,cb(ivrflow-agent-predial^s^1),,,300,,ivrflow-agent-connect"',
+            ["200 result=0"],
+        ),
         ("GET VARIABLE QUEUESTATUS", ["200 result=0"]),
         ("GET VARIABLE MEMBERNAME", ["200 result=0"]),
         ("GET VARIABLE MEMBERINTERFACE", ["200 result=1 (PJSIP/8001)"]),
@@ -440,7 +446,10 @@ async def test_queue_not_connected(agi, queuestatus, expected):
     channel, asterisk = agi
     script = [
         ("SET VARIABLE QUEUE_PRIO 0", ["200 result=1"]),
-        ('EXEC Queue "support,c,,,5"', ["200 result=0"]),
+        (
+            'EXEC Queue "support,cb(ivrflow-agent-predial^s^1),,,5,,ivrflow-agent-connect"',
+            ["200 result=0"],
+        ),
         ("GET VARIABLE QUEUESTATUS", [f"200 result=1 ({queuestatus})"]),
     ]
     result = await talk(
@@ -453,7 +462,10 @@ async def test_hangup_during_exec_queue(agi):
     channel, asterisk = agi
     script = [
         ("SET VARIABLE QUEUE_PRIO 0", ["200 result=1"]),
-        ('EXEC Queue "support,c,,,300"', [0.05, "200 result=-1", "HANGUP"]),
+        (
+            'EXEC Queue "support,cb(ivrflow-agent-predial^s^1),,,300,,ivrflow-agent-connect"',
+            [0.05, "200 result=-1", "HANGUP"],
+        ),
     ]
     with pytest.raises(CallerHangup):
         await talk(asterisk, script, channel.transfer_queue(QueueRequest("support")))
@@ -465,7 +477,10 @@ async def test_hangup_notice_before_exec_queue_reply(agi):
     waiter = asyncio.create_task(channel.wait_hangup())
     script = [
         ("SET VARIABLE QUEUE_PRIO 0", ["200 result=1"]),
-        ('EXEC Queue "support,c,,,300"', ["HANGUP", 0.05, "200 result=-1"]),
+        (
+            'EXEC Queue "support,cb(ivrflow-agent-predial^s^1),,,300,,ivrflow-agent-connect"',
+            ["HANGUP", 0.05, "200 result=-1"],
+        ),
     ]
     with pytest.raises(CallerHangup):
         await talk(asterisk, script, channel.transfer_queue(QueueRequest("support")))
@@ -476,7 +491,10 @@ async def test_queue_app_missing_is_an_error(agi):
     channel, asterisk = agi
     script = [
         ("SET VARIABLE QUEUE_PRIO 0", ["200 result=1"]),
-        ('EXEC Queue "support,c,,,300"', ["200 result=-2"]),
+        (
+            'EXEC Queue "support,cb(ivrflow-agent-predial^s^1),,,300,,ivrflow-agent-connect"',
+            ["200 result=-2"],
+        ),
     ]
     result = await talk(asterisk, script, channel.transfer_queue(QueueRequest("support")))
     assert result.status is QueueStatus.ERROR
@@ -496,7 +514,10 @@ async def test_queue_caller_data_cannot_inject(agi):
     script = [
         ('SET VARIABLE __IVR_NA_ME "x\\"EXEC System rm -rf /"', ["200 result=1"]),
         ("SET VARIABLE QUEUE_PRIO 0", ["200 result=1"]),
-        ('EXEC Queue "support,c,,,300"', ["200 result=0"]),
+        (
+            'EXEC Queue "support,cb(ivrflow-agent-predial^s^1),,,300,,ivrflow-agent-connect"',
+            ["200 result=0"],
+        ),
         ("GET VARIABLE QUEUESTATUS", ["200 result=1 (TIMEOUT)"]),
     ]
     result = await talk(asterisk, script, channel.transfer_queue(request))
