@@ -21,6 +21,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -128,6 +129,7 @@ class _CallState:
         self.t0 = time.perf_counter()
         self.hung_up = False
         self.cap_fallback_used = False
+        self.typeahead: str | None = None
 
 
 class FlowCall:
@@ -224,15 +226,25 @@ class FlowCall:
         prompts = self._prompts(prompt_ids)
         self.note("play", prompts=[p.id for p in prompts], text=_text(prompts))
         key = await self._state.channel.play(prompts, barge_in=barge_in)
-        if key:
-            self.note("barge_in", key=key)
+        self._barged(key)
         return key
 
+    def _barged(self, key: str | None) -> None:
+        """A key that interrupted a prompt is kept for the next input (type-ahead): a caller
+        who presses * during a long announcement gets what * does at the next menu."""
+        if key:
+            self._state.typeahead = key
+            self.note("barge_in", key=key)
+
     async def collect(self, prompt_ids: Sequence[str], spec: CollectSpec) -> CollectResult:
-        prompts = self._prompts(prompt_ids)
-        if prompts:
-            self.note("play", prompts=[p.id for p in prompts], text=_text(prompts))
-        result = await self._state.channel.collect(prompts, spec)
+        key, self._state.typeahead = self._state.typeahead, None
+        if key is not None:
+            result = await self._collect_after(key, spec)
+        else:
+            prompts = self._prompts(prompt_ids)
+            if prompts:
+                self.note("play", prompts=[p.id for p in prompts], text=_text(prompts))
+            result = await self._state.channel.collect(prompts, spec)
         if spec.secret:
             self._state.trace.add_secret(result.digits)
             shown = "*" * len(result.digits)
@@ -240,6 +252,25 @@ class FlowCall:
             shown = result.digits
         self.note("collect", digits=shown, ended_by=result.ended_by)
         return result
+
+    async def _collect_after(self, key: str, spec: CollectSpec) -> CollectResult:
+        """Collect with ``key`` already typed: the prompts are skipped."""
+        self.note("typeahead", key="*" if spec.secret else key)
+        if spec.terminator and key == spec.terminator:
+            return CollectResult("", "terminator")
+        if spec.max_digits <= 1:
+            return CollectResult(key, "max")
+        rest = await self._state.channel.collect(
+            [],
+            replace(
+                spec,
+                max_digits=spec.max_digits - 1,
+                first_timeout_ms=spec.inter_digit_timeout_ms,
+                barge_in=False,
+            ),
+        )
+        ended_by = rest.ended_by if rest.digits or rest.ended_by == "terminator" else "timeout"
+        return CollectResult(key + rest.digits, ended_by)
 
     async def say(
         self, kind: str, value: Any, *, language: str | None = None, barge_in: bool = True
@@ -252,8 +283,7 @@ class FlowCall:
         secret = value is not None and trace.scrub(str(value)) != str(value)
         self.note("say", kind=kind, text=MASK if secret else sep.join(w.text for w in words))
         key = await self._state.channel.play(prompts, barge_in=barge_in)
-        if key:
-            self.note("barge_in", key=key)
+        self._barged(key)
         return key
 
     async def transfer_queue(self, request: QueueRequest) -> QueueResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from support.nodes import Hang, flow, make_registry, node
+from support.nodes import Hang, Step, flow, make_registry, node
 
 from runtime.library import MemoryLibrary
 from runtime.simulator import SimulatedChannel, simulate
@@ -239,3 +239,50 @@ async def test_caller_hangup_inside_a_subflow_ends_the_whole_call():
     trace, _ = await simulate(library.get("parent"), "1", library=library)
     assert trace.outcome.kind == "completed"
     assert trace.path == ["start", "sub", "start", "ask", "bye"]
+
+
+class BargingChannel(SimulatedChannel):
+    """The caller presses keys while prompts play (barge-in)."""
+
+    def __init__(self, barge: list[str], keys: str = "") -> None:
+        super().__init__(keys)
+        self.barge = list(barge)
+
+    async def play(self, prompts, *, barge_in=True):
+        await super().play(prompts, barge_in=barge_in)
+        return self.barge.pop(0) if barge_in and self.barge else None
+
+
+async def test_a_key_that_interrupts_a_prompt_acts_at_the_next_input():
+    nodes = {
+        "start": node("core.start", {"next": "hi"}),
+        "hi": node("core.play", {"next": "ask"}, prompts=["hello"], barge_in=True),
+        "ask": node("test.ask", {"1": "bye", "2": "bye", "timeout": "bye"}),
+        "bye": node("core.hangup"),
+    }
+    channel = BargingChannel(["2"])
+    trace, _ = await simulate(build(flow(nodes)), channel=channel)
+    assert [(s.node, s.exit) for s in trace.steps] == [
+        ("start", "next"),
+        ("hi", "next"),
+        ("ask", "2"),
+        ("bye", None),
+    ]
+    events = [e["event"] for e in trace.steps[2].events]
+    assert events == ["typeahead", "collect"]  # no prompt replayed, no key asked for
+    assert channel.specs == []
+
+
+async def test_typeahead_starts_a_multi_digit_entry():
+    from runtime.call import CollectSpec
+    from runtime.testing import run_node
+
+    run = await run_node(Step, {}, keys="234#")
+    call = run.call
+    call._state.typeahead = "1"  # pressed during the announcement before the entry
+    spec = CollectSpec(min_digits=1, max_digits=8, terminator="#", inter_digit_timeout_ms=2500)
+    result = await call.collect(["hello"], spec)
+    assert (result.digits, result.ended_by) == ("1234", "terminator")
+    [asked] = run.channel.specs
+    assert asked.max_digits == 7 and asked.first_timeout_ms == 2500  # the rest of the entry
+    assert not any(h.kind == "play" for h in run.heard)  # the prompt is skipped

@@ -1,0 +1,228 @@
+"""The runtime service end to end: a fake Asterisk calls in over FastAGI, the published 12329
+flow runs against a fake fund system, call records land in SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+from support import fund_backend as fund
+from support.fake_asterisk import FakeCall, Hangup, QueueOutcome
+
+from runtime.clock import FrozenClock
+from runtime.library import MemoryLibrary
+from runtime.service import RuntimeService, entry_of
+from runtime.store.publishing import publish
+from runtime.store.records import list_calls
+
+FOLDER = Path(__file__).parents[2] / "examples" / "12329"
+OPEN = datetime(2026, 10, 9, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def documents(api: str) -> dict[str, dict]:
+    docs = {p.stem: json.loads(p.read_text("utf-8")) for p in FOLDER.glob("*.json")}
+    docs["main"]["variables"]["fund_api"]["default"] = api
+    return docs
+
+
+def publish_12329(engine, api: str, *, edit=None) -> int:
+    docs = documents(api)
+    if edit:
+        edit(docs["main"])
+    library = MemoryLibrary({d["id"]: d for d in docs.values()})
+    return publish(engine, docs["main"], entry="12329", library=library).version
+
+
+@pytest.fixture
+async def hotline(engine):
+    async with fund.running() as (api, system):
+        await asyncio.to_thread(publish_12329, engine, api)
+        service = RuntimeService(engine, port=0, clock=FrozenClock(OPEN), drain_s=2)
+        await service.start()
+        try:
+            yield service, system, api
+        finally:
+            await service.close()
+
+
+async def records(engine):
+    await asyncio.sleep(0)
+    return await asyncio.to_thread(list_calls, engine)
+
+
+async def call(service, **kw) -> object:
+    kw.setdefault("timeout", 20)
+    return await FakeCall(service.port, **kw).run()
+
+
+def played(result) -> list[str]:
+    return [name.rsplit("/", 1)[-1] for name in result.played]
+
+
+async def test_personal_account_branch_over_agi(hotline, engine):
+    service, system, _ = hotline
+    keys = f"11{fund.ACCOUNT}#{fund.PIN}2"
+    result = await call(service, keys=[keys, "hangup"])
+    assert result.error is None and result.anomalies == []
+    heard = played(result)
+    assert heard[:2] == ["welcome", "main_menu"]
+    assert "balance_intro" in heard and "after_query" in heard
+    # the amounts are said through the number prompt set: 一万二千三百四十五元六角七分
+    said = [n for n in result.played if "/say/zh/" in n]
+    assert [n.rsplit("/", 1)[-1] for n in said[:5]] == ["1", "wan", "2", "qian", "3"]
+    await service.records.flush()
+    [record] = await records(engine)
+    assert record["outcome"] == "hangup" and record["outcome_node"] == "main_menu"
+    assert record["flow_id"] == "12329-main" and record["flow_version"] == 1
+    assert record["caller"] == "13800138000" and record["answered_at"] is not None
+    assert record["call_id"] == result.env["agi_uniqueid"]
+
+    def dump() -> str:
+        with engine.connect() as conn:
+            return str(conn.execute(text("SELECT * FROM call_record")).fetchall())
+
+    stored = await asyncio.to_thread(dump)
+    assert fund.PIN not in stored and fund.ACCOUNT not in stored
+    # the PIN went to the fund system and nowhere else
+    assert any(body and body.get("pin") == fund.PIN for _, _, body in system.requests)
+
+
+@pytest.mark.parametrize(
+    ("keys", "queue", "expect"),
+    [
+        ("0", "ANSWERED", ["welcome", "main_menu", "queue_wait", "survey", "survey_thanks"]),
+        ("9", "TIMEOUT", ["queue_wait", "queue_busy", "callback_ok", "goodbye"]),
+        # * pressed during the policy announcement interrupts it and acts at the menu (type-ahead)
+        ("43*", None, ["guide_menu", "policy_loan", "main_menu"]),
+        ("*", None, ["welcome", "main_menu", "main_menu"]),
+    ],
+)
+async def test_main_menu_branches_over_agi(hotline, engine, keys, queue, expect):
+    service, _, _ = hotline
+    after = {"0": "2", "9": "2"}.get(keys, "")
+    # no hang-up in the script: the flow runs to its own goodbye when the keys run out
+    result = await call(service, keys=keys + after, queue=QueueOutcome(queue) if queue else None)
+    assert result.hung_up_by == "runtime"
+    heard = played(result)
+    assert all(name in heard for name in expect), heard
+    it = iter(heard)
+    assert all(name in it for name in expect), heard  # in this order
+    if queue:
+        [(_, data)] = [e for e in result.execs if e[0] == "Queue"]
+        assert data.split(",")[0] == {"0": "consult", "9": "complaints"}[keys]
+        assert result.variables["__IVR_CATEGORY"] in ("consult", "complaint")
+        assert result.variables.get("QUEUE_PRIO") == "0"
+
+
+async def test_fund_system_down_still_reaches_an_agent(engine):
+    await asyncio.to_thread(publish_12329, engine, "http://127.0.0.1:9/api")
+    service = RuntimeService(engine, port=0, clock=FrozenClock(OPEN), drain_s=2)
+    await service.start()
+    try:
+        result = await call(
+            service,
+            keys=[f"11{fund.ACCOUNT}#{fund.PIN}0", "hangup"],
+            queue=QueueOutcome("ANSWERED"),
+        )
+    finally:
+        await service.close()
+    heard = played(result)
+    assert "system_busy" in heard and "queue_wait" in heard
+    [record] = await records(engine)
+    assert record["queue"] == "consult"
+
+
+@pytest.mark.parametrize(
+    ("hangup", "node"),
+    [
+        (Hangup.during_command("STREAM FILE", 1), "welcome"),  # play
+        (Hangup.during_command("STREAM FILE", 2), "main_menu"),  # menu prompt
+        (Hangup.during_command("WAIT FOR DIGIT", 1), "enter_account"),  # collect
+        (Hangup.during_command("EXEC Queue"), "agent_queue"),  # queue
+    ],
+)
+async def test_a_hangup_inside_each_kind_of_node_is_recorded(hotline, engine, hangup, node):
+    service, _, _ = hotline
+    keys = "0" if node == "agent_queue" else f"11{fund.ACCOUNT}#"
+    if node in ("welcome", "main_menu"):
+        keys = ""
+    result = await call(service, keys=keys, hangup=hangup)
+    assert result.hung_up_by == "caller"
+    await service.records.flush()
+    [record] = await records(engine)
+    assert record["outcome"] == "hangup"
+    assert record["outcome_node"] == node
+    assert service.server.active == 0
+
+
+async def test_hangup_during_a_slow_backend_cancels_the_http_node(engine):
+    from aiohttp import web
+
+    async def slow(request):
+        await asyncio.sleep(5)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_get("/api/callers/{caller}/screening", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        await asyncio.to_thread(publish_12329, engine, f"http://127.0.0.1:{port}/api")
+        service = RuntimeService(engine, port=0, clock=FrozenClock(OPEN), drain_s=2)
+        await service.start()
+        try:
+            started = asyncio.get_running_loop().time()
+            result = await call(service, hangup=Hangup.when_idle(300))
+            assert asyncio.get_running_loop().time() - started < 1.9  # not the 2 s timeout
+        finally:
+            await service.close()
+    finally:
+        await runner.cleanup()
+    assert result.hung_up_by == "caller"
+    [record] = await records(engine)
+    assert (record["outcome"], record["outcome_node"]) == ("hangup", "screen")
+
+
+async def test_unknown_entry_returns_the_call_to_the_dialplan(hotline, engine):
+    service, _, _ = hotline
+    result = await call(service, entry="99999")
+    assert result.variables.get("IVRFLOW_STATUS") == "NOENTRY"
+    assert result.played == []
+    await service.records.flush()
+    [record] = await records(engine)
+    assert record["outcome"] == "no_entry" and record["entry"] == "99999"
+
+
+async def test_a_call_keeps_its_version_when_another_is_published(hotline, engine):
+    service, _, api = hotline
+    slow_call = asyncio.ensure_future(
+        call(service, keys=[("4", 300), "hangup"], playback_ms=100, time_scale=1.0)
+    )
+    await asyncio.sleep(0.15)
+
+    def new_welcome(doc):
+        doc["prompts"]["welcome"]["text"]["zh-CN"] = "新版欢迎语。"
+        doc["nodes"]["welcome"]["config"]["prompts"] = ["welcome", "main_menu"]
+
+    assert await asyncio.to_thread(publish_12329, engine, api, edit=new_welcome) == 2
+    first = await slow_call
+    second = await call(service, keys=["hangup"])
+    await service.records.flush()
+    by_id = {r["call_id"]: r for r in await records(engine)}
+    assert by_id[first.env["agi_uniqueid"]]["flow_version"] == 1
+    assert by_id[second.env["agi_uniqueid"]]["flow_version"] == 2
+
+
+def test_entry_comes_from_the_agi_path():
+    assert entry_of({"agi_network_script": "12329"}) == "12329"
+    assert entry_of({"agi_network_script": "/12329?lang=en"}) == "12329"
+    assert entry_of({"agi_request": "agi://127.0.0.1:4573/hotline"}) == "hotline"
+    assert entry_of({}) == ""
