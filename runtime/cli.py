@@ -278,6 +278,16 @@ def cmd_runtime(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     host, port = args.listen
+    ami = None
+    if args.ami:
+        from runtime.ami import AmiClient
+
+        secret = os.environ.get("IVRFLOW_AMI_SECRET", "")
+        if not secret:
+            sys.stderr.write("ivrflow runtime: --ami needs the secret in $IVRFLOW_AMI_SECRET\n")
+            return EXIT_UNUSABLE
+        ami_host, ami_port = args.ami
+        ami = AmiClient(ami_host, ami_port, args.ami_user, secret)
     engine = make_engine(args.database)
     service = RuntimeService(
         engine,
@@ -285,6 +295,7 @@ def cmd_runtime(args: argparse.Namespace) -> int:
         port=port,
         drain_s=args.drain,
         dial_template=args.dial_template,
+        ami=ami,
     )
     logging.getLogger("ivrflow.runtime").info(
         "database %s", database_url(args.database).split("@")[-1]
@@ -499,6 +510,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="PJSIP/{number}",
         help="Asterisk dial string for outside numbers, {number} is replaced",
     )
+    p.add_argument(
+        "--ami",
+        type=_listen,
+        metavar="HOST:PORT",
+        help="Asterisk AMI for queue events (secret in $IVRFLOW_AMI_SECRET)",
+    )
+    p.add_argument("--ami-user", default="ivrflow")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=cmd_runtime)
 

@@ -26,10 +26,12 @@ from nodes.registry import Registry, default_registry
 from runtime.agi.channel import AgiChannel
 from runtime.agi.protocol import AgiConnection
 from runtime.agi.server import FastAgiServer
+from runtime.ami import AmiClient, QueueTracker
 from runtime.call import Prompt
 from runtime.clock import Clock, SystemClock
 from runtime.flow import Flow
 from runtime.interpreter import Interpreter
+from runtime.store.models import QueueLeg
 from runtime.store.publishing import PinnedLibrary, entry_version
 from runtime.store.records import RecordWriter, record_from_trace
 from runtime.trace import Outcome, Trace
@@ -66,6 +68,7 @@ class RuntimeService:
         port: int = 4573,
         backlog: int = 512,
         drain_s: float = 30.0,
+        ami: AmiClient | None = None,
     ) -> None:
         self.engine = engine
         self.registry = registry or default_registry()
@@ -77,6 +80,11 @@ class RuntimeService:
         self.records = RecordWriter(engine)
         self.server = FastAgiServer(self.handle, host=host, port=port, backlog=backlog)
         self._flows: dict[tuple[str, int], Flow | None] = {}
+        self.ami = ami
+        self.queue_tracker: QueueTracker | None = None
+        if ami is not None:
+            self.queue_tracker = QueueTracker(self._queue_leg)
+            self.queue_tracker.attach(ami)
         self.calls_started = 0
         self.calls_finished = 0
 
@@ -86,13 +94,24 @@ class RuntimeService:
 
     async def start(self) -> None:
         self.records.start()
+        if self.ami is not None and self.queue_tracker is not None:
+            await self.queue_tracker.start()
+            # the runtime serves calls even while AMI is unreachable; it keeps retrying
+            await self.ami.start(require_connection=False)
         await self.server.start()
         log.info("FastAGI listening on %s:%d", self.server.host, self.server.port)
 
     async def close(self) -> None:
         """Stop accepting, drain active calls up to ``drain_s``, flush records."""
         await self.server.close(self.drain_s)
+        if self.queue_tracker is not None:
+            await self.queue_tracker.close()
+        if self.ami is not None:
+            await self.ami.close()
         await self.records.close()
+
+    async def _queue_leg(self, leg: Any) -> None:
+        self.records.submit(QueueLeg(**leg.record_fields()))
 
     async def serve_until_signalled(self) -> None:
         """Run until SIGTERM or SIGINT, then shut down gracefully."""
@@ -141,6 +160,14 @@ class RuntimeService:
         finally:
             self.calls_finished += 1
 
+    async def _queue_result(
+        self, uniqueid: str, status: str | None, caller_hung_up: bool, queue: str
+    ) -> None:
+        if self.queue_tracker is not None:
+            await self.queue_tracker.note_queue_result(
+                uniqueid, status, caller_hung_up=caller_hung_up, queue=queue
+            )
+
     async def _return_to_dialplan(self, conn: AgiConnection, status: str) -> None:
         with contextlib.suppress(Exception):
             await conn.send("SET", "VARIABLE", "IVRFLOW_STATUS", status)
@@ -181,7 +208,13 @@ class RuntimeService:
         version: int,
         started: datetime,
     ) -> None:
-        channel = AgiChannel(conn, env, sound=self.sound, dial_template=self.dial_template)
+        channel = AgiChannel(
+            conn,
+            env,
+            sound=self.sound,
+            dial_template=self.dial_template,
+            queue_observer=self._queue_result if self.queue_tracker else None,
+        )
         interpreter = Interpreter(library=library, resources=self.resources, clock=self.clock)
         trace = Trace()
         outcome: str | None = None

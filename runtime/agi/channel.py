@@ -18,7 +18,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from runtime.agi.protocol import (
     AgiCommandError,
@@ -81,6 +81,10 @@ QUEUE_AGENT_GOSUB = "ivrflow-agent-connect"
 """Run on the agent channel once answered (the screen-pop user event)."""
 
 
+QueueObserver = Callable[[str, str | None, bool, str], Awaitable[None]]
+"""``(uniqueid, QUEUESTATUS or None, caller_hung_up, queue)`` after each ``EXEC Queue``."""
+
+
 def default_sound(prompt: Prompt) -> str:
     """The Asterisk sound file of a prompt: ``ivrflow/<language>/<id>``."""
     return f"ivrflow/{prompt.language}/{prompt.id}" if prompt.language else f"ivrflow/{prompt.id}"
@@ -123,6 +127,7 @@ class AgiChannel:
         max_call_s: float = 4 * 3600.0,
         min_record_s: float = 0.5,
         log_size: int = 500,
+        queue_observer: QueueObserver | None = None,
     ) -> None:
         if "," in dial_template or "{number}" not in dial_template:
             raise ValueError("dial_template must contain {number} and no comma")
@@ -145,6 +150,7 @@ class AgiChannel:
         self.media_timeout_s = media_timeout_s
         self.max_call_s = max_call_s
         self.min_record_s = min_record_s
+        self.queue_observer = queue_observer
         self.missing_prompts: list[str] = []
         self.log: deque[tuple[str, int, float]] = deque(maxlen=log_size)
         self.hung_up_by_flow = False
@@ -283,6 +289,15 @@ class AgiChannel:
             if len(digits) >= max_digits:
                 return CollectResult(digits, "max")
 
+    async def _observe_queue(self, queue: str, status: str | None, *, caller_hung_up: bool) -> None:
+        """Tell the AMI queue tracker what the call saw (it decides abandon vs timeout)."""
+        if self.queue_observer is None:
+            return
+        try:
+            await self.queue_observer(self.call_id, status, caller_hung_up, queue)
+        except Exception:
+            log.exception("call %s: queue observer failed", self.call_id)
+
     async def transfer_queue(self, request: QueueRequest) -> QueueResult:
         self._check()
         if not _QUEUE.fullmatch(request.queue):
@@ -312,11 +327,13 @@ class AgiChannel:
         elapsed = time.monotonic() - started
         result = reply.result_int
         if result == -1:
+            await self._observe_queue(request.queue, None, caller_hung_up=True)
             raise self._caller_gone("caller hung up in queue")
         if result is None or result < 0:
             log.warning("call %s: EXEC Queue failed: %r", self.call_id, reply.lines)
             return QueueResult(QueueStatus.ERROR, wait_s=elapsed)
         status = (await self._get("QUEUESTATUS")).upper()
+        await self._observe_queue(request.queue, status, caller_hung_up=False)
         if status == "TIMEOUT":
             return QueueResult(QueueStatus.TIMEOUT, wait_s=elapsed)
         if status in _QUEUE_UNAVAILABLE:

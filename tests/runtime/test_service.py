@@ -226,3 +226,59 @@ def test_entry_comes_from_the_agi_path():
     assert entry_of({"agi_network_script": "/12329?lang=en"}) == "12329"
     assert entry_of({"agi_request": "agi://127.0.0.1:4573/hotline"}) == "hotline"
     assert entry_of({}) == ""
+
+
+@pytest.mark.parametrize(("status", "outcome"), [("ANSWERED", "answered"), ("TIMEOUT", "timeout")])
+async def test_queue_legs_from_ami_events_are_recorded(engine, status, outcome):
+    from sqlmodel import Session, select
+    from support.fake_asterisk import AmiUser, FakeAmi
+
+    from runtime.ami import AmiClient
+    from runtime.store.models import QueueLeg
+
+    def all_legs() -> list[QueueLeg]:
+        with Session(engine) as session:
+            return list(session.exec(select(QueueLeg)).all())
+
+    async with fund.running() as (api, _):
+        await asyncio.to_thread(publish_12329, engine, api)
+        # least privilege, as examples/asterisk/manager.conf: read call,agent; write originate
+        users = {"ivrflow": AmiUser("s3cret", read="call,agent", write="originate")}
+        async with FakeAmi(users=users) as fake_ami:
+            client = AmiClient("127.0.0.1", fake_ami.port, "ivrflow", "s3cret")
+            service = RuntimeService(engine, port=0, clock=FrozenClock(OPEN), drain_s=2, ami=client)
+            await service.start()
+            try:
+                await client.wait_connected()
+                result = await call(
+                    service, keys="0", queue=QueueOutcome(status, hold_s=7), ami=fake_ami
+                )
+                assert result.error is None
+                for _ in range(100):  # the leg completes shortly after the queue events
+                    await service.records.flush()
+                    legs = await asyncio.to_thread(all_legs)
+                    if legs:
+                        break
+                    await asyncio.sleep(0.05)
+            finally:
+                await service.close()
+    [leg] = legs
+    assert leg.queue == "consult" and leg.outcome == outcome
+    assert leg.uniqueid == result.env["agi_uniqueid"]
+    if outcome == "answered":
+        assert leg.agent and leg.hold_s == 7
+
+
+async def test_calls_still_running_after_the_drain_deadline_are_recorded_as_aborted(engine):
+    async with fund.running() as (api, _):
+        await asyncio.to_thread(publish_12329, engine, api)
+        service = RuntimeService(engine, port=0, clock=FrozenClock(OPEN), drain_s=0.2)
+        await service.start()
+        active = asyncio.ensure_future(call(service, keys="", playback_ms=1500, time_scale=1.0))
+        await asyncio.sleep(0.3)
+        await service.close()
+        result = await active
+    assert result.closed_by == "runtime"
+    [record] = await records(engine)
+    assert record["outcome"] == "aborted"
+    assert "shut down" in record["outcome_detail"]
