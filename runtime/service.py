@@ -68,6 +68,7 @@ class RuntimeService:
         port: int = 4573,
         backlog: int = 512,
         drain_s: float = 30.0,
+        command_timeout_s: float = 10.0,
         ami: AmiClient | None = None,
     ) -> None:
         self.engine = engine
@@ -78,7 +79,13 @@ class RuntimeService:
         self.dial_template = dial_template
         self.drain_s = drain_s
         self.records = RecordWriter(engine)
-        self.server = FastAgiServer(self.handle, host=host, port=port, backlog=backlog)
+        self.server = FastAgiServer(
+            self.handle,
+            host=host,
+            port=port,
+            backlog=backlog,
+            command_timeout_s=command_timeout_s,
+        )
         self._flows: dict[tuple[str, int], Flow | None] = {}
         self.ami = ami
         self.queue_tracker: QueueTracker | None = None

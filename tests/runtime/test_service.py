@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 from support import fund_backend as fund
-from support.fake_asterisk import FakeCall, Hangup, QueueOutcome
+from support.fake_asterisk import FakeCall, Fault, Hangup, QueueOutcome
 
 from runtime.clock import FrozenClock
 from runtime.library import MemoryLibrary
@@ -50,8 +50,14 @@ async def hotline(engine):
             await service.close()
 
 
-async def records(engine):
-    await asyncio.sleep(0)
+async def records(engine, service=None):
+    """The call records, once every call the service took has ended and been written."""
+    if service is not None:
+        for _ in range(200):
+            if service.server.active == 0 and service.calls_finished == service.calls_started:
+                break
+            await asyncio.sleep(0.02)
+        await service.records.flush()
     return await asyncio.to_thread(list_calls, engine)
 
 
@@ -282,3 +288,51 @@ async def test_calls_still_running_after_the_drain_deadline_are_recorded_as_abor
     [record] = await records(engine)
     assert record["outcome"] == "aborted"
     assert "shut down" in record["outcome_detail"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "outcomes"),
+    [
+        (Fault.rst(), {"hangup"}),
+        (Fault.half_line(), {"hangup"}),
+        (Fault.close(), {"hangup"}),
+        (Fault.garbage(), {"completed", "hangup"}),
+        (Fault.error_503(), {"completed", "hangup"}),
+        (Fault.usage(), {"completed", "hangup"}),
+        (Fault.hangup_before(), {"hangup"}),
+        (Fault.hangup_before(wording="old"), {"hangup"}),
+        (Fault.hangup_after(), {"hangup", "completed"}),
+        (
+            Fault.raw(b"511 Command Not Permitted on a dead channel or intercept routine\n"),
+            {"hangup"},
+        ),
+    ],
+    ids=lambda v: v.kind if isinstance(v, Fault) else None,
+)
+async def test_broken_asterisk_replies_end_in_a_defined_state(hotline, engine, fault, outcomes):
+    service, _, _ = hotline
+    # the fault hits the reply to the main menu's prompt (the second STREAM FILE)
+    await call(service, keys="", faults={("STREAM FILE", 2): fault}, timeout=15)
+    [record] = await records(engine, service)
+    assert record["outcome"] in outcomes, record
+    assert service.server.active == 0
+
+
+async def test_a_slow_one_byte_per_second_reply_times_out_cleanly(engine):
+    async with fund.running() as (api, _):
+        await asyncio.to_thread(publish_12329, engine, api)
+        service = RuntimeService(
+            engine, port=0, clock=FrozenClock(OPEN), drain_s=1, command_timeout_s=0.5
+        )
+        await service.start()
+        try:
+            started = asyncio.get_running_loop().time()
+            # ANSWER is not media: its reply is due at once (STREAM FILE may play for minutes)
+            result = await call(service, faults={("ANSWER", 1): Fault.slow(0.5)}, timeout=15)
+            took = asyncio.get_running_loop().time() - started
+        finally:
+            await service.close()
+    assert result.closed_by == "runtime"
+    assert took < 4  # the 13-byte reply would take 6.5 s: the runtime gave up after 0.5 s
+    [record] = await records(engine)
+    assert record["outcome"] in ("hangup", "error"), record
