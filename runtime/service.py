@@ -235,11 +235,17 @@ class RuntimeService:
             log.exception("call %s crashed", channel.call_id)
             outcome, detail = "error", f"{type(exc).__name__}: {exc}"
         finally:
+            # GET VARIABLE works on a dead channel too; linkedid ties the call to its queue
+            # legs and agent channels (AGI's environment does not carry it)
+            linkedid = ""
+            if outcome != "aborted":
+                with contextlib.suppress(Exception):
+                    linkedid = await conn.get_variable("CHANNEL(linkedid)", timeout_s=1) or ""
             self.records.submit(
                 record_from_trace(
                     trace,
                     started_at=started,
-                    env=env,
+                    env={**env, "agi_linkedid": linkedid} if linkedid else env,
                     entry=entry,
                     flow_id=flow.id,
                     flow_version=version,

@@ -87,6 +87,7 @@ async def test_personal_account_branch_over_agi(hotline, engine):
     assert record["flow_id"] == "12329-main" and record["flow_version"] == 1
     assert record["caller"] == "13800138000" and record["answered_at"] is not None
     assert record["call_id"] == result.env["agi_uniqueid"]
+    assert record["linkedid"] == result.env["agi_uniqueid"]  # read after the call, dead channel
 
     def dump() -> str:
         with engine.connect() as conn:
