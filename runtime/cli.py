@@ -420,6 +420,82 @@ def cmd_calls(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from runtime.clock import parse_at
+    from runtime.store.db import make_engine
+    from runtime.store.stats import hotline_stats
+
+    try:
+        since = parse_at(args.since) if args.since else None
+        until = parse_at(args.until) if args.until else None
+    except ValueError as exc:
+        sys.stderr.write(f"ivrflow stats: {exc}\n")
+        return EXIT_UNUSABLE
+    engine = make_engine(args.database)
+    try:
+        rows = hotline_stats(engine, by=args.by, since=since, until=until)
+    finally:
+        engine.dispose()
+    if args.json:
+        json.dump([r.to_json() for r in rows], sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value * 100:.1f}%"
+
+    def sec(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}s"
+
+    en = _lang(args) == "en"
+    head = (
+        [
+            "period",
+            "calls",
+            "queued",
+            "answered",
+            "answer%",
+            "abandon%(seed)",
+            "abandon%(queued)",
+            "wait",
+            "talk",
+            "wrap-up",
+        ]
+        if en
+        else [
+            "时段",
+            "呼入",
+            "排队",
+            "人工接通",
+            "接通率",
+            "呼损率(需求定义)",
+            "放弃率(行业)",
+            "平均等待",
+            "平均通话",
+            "平均话后",
+        ]
+    )
+    print("  ".join(head))
+    for r in rows:
+        print(
+            "  ".join(
+                [
+                    r.period,
+                    str(r.calls),
+                    str(r.queued),
+                    str(r.answered),
+                    pct(r.answer_rate),
+                    pct(r.abandon_rate_seed),
+                    pct(r.abandon_rate_queued),
+                    sec(r.avg_wait_s),
+                    sec(r.avg_talk_s),
+                    sec(r.avg_wrapup_s),
+                ]
+            )
+        )
+    return EXIT_OK
+
+
 # -- main --------------------------------------------------------------------------------
 
 
@@ -537,6 +613,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--author", default="")
     p.add_argument("--database")
     p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("stats", help="hotline statistics by period", parents=[common])
+    p.add_argument("--by", choices=["day", "week", "month", "year"], default="day")
+    p.add_argument("--since")
+    p.add_argument("--until")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--database")
+    p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("calls", help="list call records", parents=[common])
     p.add_argument("--since", help='e.g. "2026-10-01 00:00" (Asia/Shanghai)')
