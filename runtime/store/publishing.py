@@ -78,6 +78,49 @@ def _now() -> datetime:
     return db_time()
 
 
+def _version_row(session: Session, flow_id: str, version: int) -> FlowVersion | None:
+    return session.exec(
+        select(FlowVersion).where(FlowVersion.flow_id == flow_id, FlowVersion.version == version)
+    ).first()
+
+
+def _move_entry(
+    session: Session,
+    *,
+    entry: str,
+    flow_id: str,
+    version: int,
+    action: str,
+    message: str,
+    author: str,
+    now: datetime,
+) -> int | None:
+    """Point ``entry`` at ``flow_id`` ``version`` and log the move; return the version it
+    pointed at before (None for a new entry or another flow)."""
+    current = session.get(Entry, entry)
+    previous = current.version if current and current.flow_id == flow_id else None
+    if current is None:
+        current = Entry(name=entry, flow_id=flow_id, version=version, updated_at=now)
+    current.flow_id = flow_id
+    current.version = version
+    current.updated_at = now
+    current.updated_by = author
+    session.add(current)
+    session.add(
+        EntryChange(
+            entry=entry,
+            flow_id=flow_id,
+            from_version=previous,
+            to_version=version,
+            action=action,
+            message=message,
+            author=author,
+            at=now,
+        )
+    )
+    return previous
+
+
 def _latest(session: Session, flow_id: str) -> FlowVersion | None:
     return session.exec(
         select(FlowVersion)
@@ -201,35 +244,15 @@ def _publish_once(
             deps = {c: pinned[c] for c in _closure(library, child)}
             pinned[child] = store(child_doc, deps)
         version = store(document, dict(pinned))
-        current = session.get(Entry, entry)
-        previous = current.version if current and current.flow_id == document["id"] else None
-        if current is None:
-            session.add(
-                Entry(
-                    name=entry,
-                    flow_id=document["id"],
-                    version=version,
-                    updated_at=now,
-                    updated_by=author,
-                )
-            )
-        else:
-            current.flow_id = document["id"]
-            current.version = version
-            current.updated_at = now
-            current.updated_by = author
-            session.add(current)
-        session.add(
-            EntryChange(
-                entry=entry,
-                flow_id=document["id"],
-                from_version=previous,
-                to_version=version,
-                action="publish",
-                message=message,
-                author=author,
-                at=now,
-            )
+        previous = _move_entry(
+            session,
+            entry=entry,
+            flow_id=document["id"],
+            version=version,
+            action="publish",
+            message=message,
+            author=author,
+            now=now,
         )
         session.commit()
     return PublishResult(
@@ -245,33 +268,23 @@ def rollback(
         current = session.get(Entry, entry)
         if current is None:
             raise LookupError(f"no entry named {entry!r}")
-        target = session.exec(
-            select(FlowVersion).where(
-                FlowVersion.flow_id == current.flow_id, FlowVersion.version == version
-            )
-        ).first()
+        flow_id = current.flow_id
+        target = _version_row(session, flow_id, version)
         if target is None:
-            raise LookupError(f"flow {current.flow_id!r} has no version {version}")
-        previous = current.version
-        now = _now()
-        current.version = version
-        current.updated_at = now
-        current.updated_by = author
-        session.add(current)
-        session.add(
-            EntryChange(
-                entry=entry,
-                flow_id=current.flow_id,
-                from_version=previous,
-                to_version=version,
-                action="rollback",
-                message=message,
-                author=author,
-                at=now,
-            )
+            raise LookupError(f"flow {flow_id!r} has no version {version}")
+        dependencies = dict(target.dependencies)
+        previous = _move_entry(
+            session,
+            entry=entry,
+            flow_id=flow_id,
+            version=version,
+            action="rollback",
+            message=message,
+            author=author,
+            now=_now(),
         )
         session.commit()
-        return PublishResult(entry, current.flow_id, version, previous, dict(target.dependencies))
+        return PublishResult(entry, flow_id, version, previous, dependencies)
 
 
 def load_entry(engine: Engine, entry: str) -> tuple[str, int] | None:
@@ -294,11 +307,7 @@ def entry_version(engine: Engine, entry: str) -> FlowVersionInfo | None:
         row = session.get(Entry, entry)
         if row is None:
             return None
-        version = session.exec(
-            select(FlowVersion).where(
-                FlowVersion.flow_id == row.flow_id, FlowVersion.version == row.version
-            )
-        ).first()
+        version = _version_row(session, row.flow_id, row.version)
         if version is None:
             return None
         return FlowVersionInfo(row.flow_id, row.version, dict(version.dependencies))
@@ -350,11 +359,7 @@ class PinnedLibrary:
         key = (flow_id, version)
         if key not in self._cache:
             with Session(self.engine) as session:
-                row = session.exec(
-                    select(FlowVersion).where(
-                        FlowVersion.flow_id == flow_id, FlowVersion.version == version
-                    )
-                ).first()
+                row = _version_row(session, flow_id, version)
             if row is None:
                 return None
             document = json.loads(row.document)
