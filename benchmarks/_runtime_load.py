@@ -277,8 +277,12 @@ def _profile(action: str) -> str:
 
 
 def serve_runtime(database_url: str, conn: Connection) -> None:
-    """Run ``RuntimeService`` on 127.0.0.1 (a free port) until the orchestrator says stop."""
+    """Run ``RuntimeService`` on 127.0.0.1 (a free port) until the orchestrator says stop,
+    tuned as ``ivrflow runtime`` tunes its process."""
+    from runtime.service import tune_process
+
     _quiet_child()
+    tune_process()
     asyncio.run(_serve_runtime(database_url, conn))
 
 

@@ -270,7 +270,7 @@ def _listen(value: str) -> tuple[str, int]:
 
 
 def cmd_runtime(args: argparse.Namespace) -> int:
-    from runtime.service import RuntimeService
+    from runtime.service import RuntimeService, tune_process
     from runtime.store.db import database_url, make_engine
 
     logging.basicConfig(
@@ -300,6 +300,7 @@ def cmd_runtime(args: argparse.Namespace) -> int:
     logging.getLogger("ivrflow.runtime").info(
         "database %s", database_url(args.database).split("@")[-1]
     )
+    tune_process()
     try:
         asyncio.run(service.serve_until_signalled())
     except OSError as exc:

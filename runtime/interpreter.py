@@ -504,20 +504,19 @@ class Interpreter:
         if spec.cls.timeout_s is not None:
             coro = _with_timeout(coro, spec.cls.timeout_s)
         task = asyncio.ensure_future(coro)
+
+        def caller_left(_: object) -> None:
+            task.cancel()  # a node busy with back-end I/O stops when the caller hangs up
+
+        hangup_watch.add_done_callback(caller_left)
         try:
-            await asyncio.wait({task, hangup_watch}, return_when=asyncio.FIRST_COMPLETED)
+            result = await task
         except asyncio.CancelledError:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-            raise
-        if not task.done():  # the caller hung up while the node was busy
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-            raise CallerHangup()
-        try:
-            result = task.result()
+            if _being_cancelled():  # the whole call is being stopped (runtime shutdown)
+                raise
+            if hangup_watch.done():
+                raise CallerHangup() from None
+            raise _NodeFailed(None, "node was cancelled") from None
         except (CallerHangup, _EndCall):  # the caller left, or a sub-flow ended the call
             raise
         except TimeoutError:
@@ -525,14 +524,14 @@ class Interpreter:
             if exit_name is None and "error" in spec.declared_exits:
                 exit_name = "error"
             raise _NodeFailed(exit_name, f"node ran longer than {spec.cls.timeout_s:g} s") from None
-        except asyncio.CancelledError:
-            raise _NodeFailed(None, "node was cancelled") from None
         except Exception as exc:
             log.warning(
                 "node %s (%s) failed: %s", spec.id, spec.type, exc, exc_info=log.isEnabledFor(10)
             )
             exit_name = "error" if "error" in spec.declared_exits else None
             raise _NodeFailed(exit_name, f"{type(exc).__name__}: {exc}") from None
+        finally:
+            hangup_watch.remove_done_callback(caller_left)
         if result is not None and not isinstance(result, str):
             raise _NodeFailed(None, f"node returned {result!r} instead of an exit name")
         return result
@@ -554,6 +553,12 @@ class Interpreter:
             step.events.append({"event": "fallback", "to": fallback, "reason": step.error})
             return fallback
         raise _EndCall(Outcome(kind, node_id, step.error or kind))
+
+
+def _being_cancelled() -> bool:
+    """Whether the current task itself is being cancelled (not just a task it awaited)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class _NodeFailed(Exception):

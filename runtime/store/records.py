@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, insert
+from sqlmodel import Session, SQLModel, col, select
 
 from runtime.store.models import CallRecord, QueueLeg, db_time
 from runtime.trace import Trace
@@ -140,9 +140,13 @@ class RecordWriter:
                 self._queue.task_done()
 
     def _write(self, rows: list[CallRecord | QueueLeg]) -> None:
-        with Session(self.engine) as session:
-            session.add_all(rows)
-            session.commit()
+        """One transaction, one multi-row INSERT per table (no ORM unit of work)."""
+        by_table: dict[type[SQLModel], list[dict[str, Any]]] = {}
+        for row in rows:
+            by_table.setdefault(type(row), []).append(row.model_dump(exclude={"id"}))
+        with self.engine.begin() as connection:
+            for model, values in by_table.items():
+                connection.execute(insert(model), values)
 
 
 def list_calls(

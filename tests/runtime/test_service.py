@@ -42,7 +42,10 @@ def publish_12329(engine, api: str, *, edit=None) -> int:
 async def hotline(engine):
     async with fund.running() as (api, system):
         await asyncio.to_thread(publish_12329, engine, api)
-        service = RuntimeService(engine, port=0, clock=FrozenClock(OPEN), drain_s=2)
+        # entry_cache_s=0: a publish reaches the very next call (tests publish mid-test)
+        service = RuntimeService(
+            engine, port=0, clock=FrozenClock(OPEN), drain_s=2, entry_cache_s=0
+        )
         await service.start()
         try:
             yield service, system, api
@@ -337,3 +340,28 @@ async def test_a_slow_one_byte_per_second_reply_times_out_cleanly(engine):
     assert took < 4  # the 13-byte reply would take 6.5 s: the runtime gave up after 0.5 s
     [record] = await records(engine)
     assert record["outcome"] in ("hangup", "error"), record
+
+
+async def test_entries_are_looked_up_at_most_once_per_cache_period(engine, monkeypatch):
+    import runtime.service as service_module
+
+    lookups = []
+    real = service_module.entry_version
+
+    def counting(engine_, entry):
+        lookups.append(entry)
+        return real(engine_, entry)
+
+    monkeypatch.setattr(service_module, "entry_version", counting)
+    async with fund.running() as (api, _):
+        await asyncio.to_thread(publish_12329, engine, api)
+        service = RuntimeService(engine, port=0, clock=FrozenClock(OPEN), entry_cache_s=60)
+        await service.start()
+        try:
+            for _ in range(3):
+                await call(service, keys=["hangup"])
+            await call(service, entry="99999")
+        finally:
+            await service.close()
+    assert lookups == ["12329", "99999"]
+    assert [r["outcome"] for r in await records(engine)].count("hangup") == 3
