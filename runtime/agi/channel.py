@@ -85,6 +85,12 @@ QueueObserver = Callable[[str, str | None, bool, str], Awaitable[None]]
 """``(uniqueid, QUEUESTATUS or None, caller_hung_up, queue)`` after each ``EXEC Queue``."""
 
 
+def _shown(words: tuple[object, ...]) -> str:
+    if words[:1] == ("SET VARIABLE",):  # values may be caller data: keep them out
+        return f"SET VARIABLE {words[1]} ***"
+    return command(*words)
+
+
 def default_sound(prompt: Prompt) -> str:
     """The Asterisk sound file of a prompt: ``ivrflow/<language>/<id>``."""
     return f"ivrflow/{prompt.language}/{prompt.id}" if prompt.language else f"ivrflow/{prompt.id}"
@@ -152,7 +158,7 @@ class AgiChannel:
         self.min_record_s = min_record_s
         self.queue_observer = queue_observer
         self.missing_prompts: list[str] = []
-        self.log: deque[tuple[str, int, float]] = deque(maxlen=log_size)
+        self._log: deque[tuple[tuple[object, ...], int, float]] = deque(maxlen=log_size)
         self.hung_up_by_flow = False
         self._recordings = 0
 
@@ -171,10 +177,6 @@ class AgiChannel:
     async def _send(
         self, *words: object, timeout_s: float | None = None, secret: bool = False
     ) -> Reply:
-        if words[:1] == ("SET VARIABLE",):  # values may be caller data: keep them out
-            shown = f"SET VARIABLE {words[1]} ***"
-        else:
-            shown = command(*words)
         started = time.perf_counter()
         code = 0
         try:
@@ -188,7 +190,13 @@ class AgiChannel:
             code = exc.code or 0
             raise
         finally:
-            self.log.append((shown, code, round((time.perf_counter() - started) * 1000, 3)))
+            self._log.append((words, code, round((time.perf_counter() - started) * 1000, 3)))
+
+    @property
+    def log(self) -> list[tuple[str, int, float]]:
+        """The last commands as sent (SET VARIABLE values masked), reply code, milliseconds.
+        Rendered when read, not on the call's hot path."""
+        return [(_shown(words), code, ms) for words, code, ms in self._log]
 
     async def _get(self, name: str) -> str:
         """A channel variable ('' when unset); also works once the caller has gone."""

@@ -218,6 +218,9 @@ def _split_command(words: tuple[Any, ...]) -> tuple[tuple[str, ...], list[Any]]:
     """The command's keywords (upper case) and its arguments."""
     if not words or not isinstance(words[0], str):
         raise ValueError("an AGI command needs a command name")
+    key = _KEYWORDS_OF.get(words[0])  # the common case: "STREAM FILE", name, ""
+    if key is not None:
+        return key, list(words[1:])
     tokens: list[Any] = [*words[0].split(), *words[1:]]
     for n in (3, 2, 1):
         prefix = tokens[:n]
@@ -229,6 +232,11 @@ def _split_command(words: tuple[Any, ...]) -> tuple[tuple[str, ...], list[Any]]:
     if not isinstance(first, str) or not _KEYWORD.fullmatch(first):
         raise ValueError(f"not an AGI command name: {first!r}")
     return (first.upper(),), tokens[1:]
+
+
+_KEYWORDS_OF: dict[str, tuple[str, ...]] = {
+    spelling: key for key in KNOWN_COMMANDS for spelling in (" ".join(key), " ".join(key).lower())
+}
 
 
 def _render_arg(arg: Any) -> str:
@@ -391,6 +399,9 @@ async def _discard_line(reader: asyncio.StreamReader) -> bool:
             return False
 
 
+_ENV_KEY = re.compile(r"[^\s\x00-\x1f\x7f]+")
+
+
 def parse_environment(block: bytes | str) -> dict[str, str]:
     """The ``agi_*: value`` lines of a header block, up to the first blank line.
 
@@ -408,7 +419,7 @@ def parse_environment(block: bytes | str) -> dict[str, str]:
             continue
         key, sep, value = raw.decode("utf-8", "replace").partition(": ")
         key = key.strip()
-        if not sep or not key or any(c.isspace() or c < " " for c in key):
+        if not sep or not _ENV_KEY.fullmatch(key):
             continue
         env[key] = value
     return env
