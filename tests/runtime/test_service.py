@@ -154,14 +154,21 @@ async def test_fund_system_down_still_reaches_an_agent(engine):
         (Hangup.during_command("STREAM FILE", 2), "main_menu"),  # menu prompt
         (Hangup.during_command("WAIT FOR DIGIT", 1), "enter_account"),  # collect
         (Hangup.during_command("EXEC Queue"), "agent_queue"),  # queue
+        (Hangup.during_command("STREAM FILE", 9), "say_balance"),  # say (number prompt set)
+        (Hangup.during_command("EXEC VoiceMail"), "leave_voicemail"),  # voicemail
     ],
 )
 async def test_a_hangup_inside_each_kind_of_node_is_recorded(hotline, engine, hangup, node):
     service, _, _ = hotline
-    keys = "0" if node == "agent_queue" else f"11{fund.ACCOUNT}#"
-    if node in ("welcome", "main_menu"):
-        keys = ""
-    result = await call(service, keys=keys, hangup=hangup)
+    keys = {
+        "agent_queue": "0",
+        "welcome": "",
+        "main_menu": "",
+        "say_balance": f"11{fund.ACCOUNT}#{fund.PIN}",
+        "leave_voicemail": "01",
+    }.get(node, f"11{fund.ACCOUNT}#")
+    queue = QueueOutcome("TIMEOUT") if node == "leave_voicemail" else None
+    result = await call(service, keys=keys, hangup=hangup, queue=queue)
     assert result.hung_up_by == "caller"
     await service.records.flush()
     [record] = await records(engine)
@@ -365,3 +372,35 @@ async def test_entries_are_looked_up_at_most_once_per_cache_period(engine, monke
             await service.close()
     assert lookups == ["12329", "99999"]
     assert [r["outcome"] for r in await records(engine)].count("hangup") == 3
+
+
+@pytest.mark.parametrize(
+    ("keys", "path"),
+    [
+        (
+            f"22{fund.ID_CARD}{fund.PIN}2",
+            ["auth_loan", "loan_lookup", "say_loan_due", "after_loan"],
+        ),
+        (f"3{fund.UNIT}#{fund.PIN}2", ["auth_unit", "unit_lookup", "unit_normal", "after_unit"]),
+        ("513202610152111", ["appointment", "to_main", "main_menu"]),
+    ],
+    ids=["2-loan", "3-employer", "5-appointment"],
+)
+async def test_more_main_menu_branches_over_agi(hotline, engine, keys, path):
+    from sqlmodel import Session, select
+
+    from runtime.store.models import CallRecord
+
+    service, _, _ = hotline
+    result = await call(service, keys=keys + "*")
+    assert result.error is None
+    await records(engine, service)
+
+    def steps() -> list[str]:
+        with Session(engine) as session:
+            [record] = session.exec(select(CallRecord)).all()
+            return [s["node"] for s in record.trace["steps"] if s.get("depth", 0) == 0]
+
+    nodes = await asyncio.to_thread(steps)
+    it = iter(nodes)
+    assert all(node in it for node in path), nodes  # in this order
