@@ -457,6 +457,15 @@ async def read_environment(
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\([A-Za-z0-9_,-]*\))?")
 
 
+class _Expired(Exception):
+    """A command's reply did not arrive in time."""
+
+
+def _expire(future: asyncio.Future[Reply]) -> None:
+    if not future.done():
+        future.set_exception(_Expired())
+
+
 class AgiConnection:
     """One FastAGI session: commands out, replies in, hang-up tracked.
 
@@ -527,17 +536,25 @@ class AgiConnection:
                 self._lose(f"write failed: {exc!r}")
                 raise AgiHangup(self.hangup_reason) from exc
             self.commands_sent += 1
+            # One timer per command rather than an asyncio.timeout() scope (measurably cheaper
+            # on this path, which runs for every prompt and key): when it fires, the waiter
+            # fails with _Expired.
+            timer = asyncio.get_running_loop().call_later(limit, _expire, future)
             try:
-                async with asyncio.timeout(limit):
-                    await self._writer.drain()
-                    reply = await future
-            except TimeoutError:
+                transport = getattr(self._writer, "transport", None)
+                if transport is None or transport.get_write_buffer_size():
+                    # only when the peer is not reading: bounded by the same limit
+                    async with asyncio.timeout(limit):
+                        await self._writer.drain()
+                reply = await future
+            except (_Expired, TimeoutError):
                 self._lose(f"no reply to {' '.join(key)} within {limit:g} s")
                 raise AgiTimeout(self.hangup_reason) from None
             except (OSError, RuntimeError) as exc:  # drain on a broken socket
                 self._lose(f"write failed: {exc!r}")
                 raise AgiHangup(self.hangup_reason) from exc
             finally:
+                timer.cancel()
                 # Cancelled (e.g. the caller hung up while a node waited) or failed: the
                 # waiter stays queued, done, so the command's late reply is dropped.
                 if not future.done():
