@@ -369,7 +369,7 @@ class _Manager(Manager):
         pass
 
     def connect(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("AmiClient owns the connection")
+        raise RuntimeError("AmiClient owns the connection: panoramisk must not connect itself")
 
 
 class _Protocol(AMIProtocol):

@@ -30,21 +30,23 @@ class CompiledSchema:
         except Exception:  # a feature jsonschema-rs cannot compile: use the reference only
             self._fast = None
 
+    def _fast_says_valid(self, instance: Any) -> bool:
+        """True when jsonschema-rs accepts ``instance``; False when it rejects it or cannot
+        judge it (e.g. an integer too large for Rust) — the reference then decides."""
+        if self._fast is None:
+            return False
+        try:
+            return bool(self._fast.is_valid(instance))
+        except (ValueError, TypeError, OverflowError):
+            return False
+
     def is_valid(self, instance: Any) -> bool:
-        if self._fast is not None:
-            try:
-                if self._fast.is_valid(instance):
-                    return True
-            except (ValueError, TypeError, OverflowError):
-                pass  # e.g. an integer too large for Rust: let the reference decide
+        if self._fast_says_valid(instance):
+            return True
         return next(self._reference.iter_errors(instance), None) is None
 
     def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
         """Detailed errors (none when the instance is valid)."""
-        if self._fast is not None:
-            try:
-                if self._fast.is_valid(instance):
-                    return iter(())
-            except (ValueError, TypeError, OverflowError):
-                pass
+        if self._fast_says_valid(instance):
+            return iter(())
         return self._reference.iter_errors(instance)
