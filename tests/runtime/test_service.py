@@ -404,3 +404,26 @@ async def test_more_main_menu_branches_over_agi(hotline, engine, keys, path):
     nodes = await asyncio.to_thread(steps)
     it = iter(nodes)
     assert all(node in it for node in path), nodes  # in this order
+
+
+@pytest.mark.parametrize(
+    ("example", "hangup", "node"),
+    [
+        ("record", Hangup.during_command("RECORD FILE"), "record_complaint"),
+        ("transfer_number", Hangup.during_command("EXEC Dial"), "to_branch"),
+    ],
+)
+async def test_hangup_during_recording_and_dialling(engine, example, hangup, node):
+    """Record and dial are not in the 12329 flow: the per-node examples run on the runtime."""
+    folder = Path(__file__).parents[2] / "examples" / "nodes"
+    document = json.loads((folder / f"{example}.json").read_text("utf-8"))
+    await asyncio.to_thread(publish, engine, document, entry="node-example")
+    service = RuntimeService(engine, port=0, clock=FrozenClock(OPEN), drain_s=2)
+    await service.start()
+    try:
+        result = await call(service, entry="node-example", hangup=hangup)
+    finally:
+        await service.close()
+    assert result.hung_up_by == "caller"
+    [record] = await records(engine)
+    assert (record["outcome"], record["outcome_node"]) == ("hangup", node)
