@@ -130,6 +130,9 @@ class _CallState:
         self.hung_up = False
         self.cap_fallback_used = False
         self.typeahead: str | None = None
+        self.hangup_watch: asyncio.Future[None] | None = None
+        self.hangup_cancel_sent = False
+        """The call's task was cancelled to stop a node because the caller hung up."""
 
 
 class FlowCall:
@@ -369,6 +372,7 @@ class Interpreter:
         trace.started_at = clock.now().astimezone(zone(flow.settings.timezone)).isoformat()
         state = _CallState(channel, trace, flow.languages[0], clock, flow.settings.step_cap)
         hangup_watch = asyncio.ensure_future(channel.wait_hangup())
+        state.hangup_watch = hangup_watch
         try:
             call = self._frame(flow, state, dict(variables or {}), depth=0)
             try:
@@ -419,14 +423,19 @@ class Interpreter:
             if value is not None and state.trace.scrub(str(value)) != str(value):
                 child.mark_secret(name)
         outer_step = state.step
-        hangup_watch = asyncio.ensure_future(state.channel.wait_hangup())
+        watch = state.hangup_watch
+        own_watch = watch is None  # a node run on its own (runtime.testing.run_node)
+        if watch is None:
+            watch = state.hangup_watch = asyncio.ensure_future(state.channel.wait_hangup())
         try:
-            await self._run_frame(child, hangup_watch)
+            await self._run_frame(child, watch)
         finally:
-            hangup_watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await hangup_watch
             state.step = outer_step
+            if own_watch:
+                state.hangup_watch = None
+                watch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await watch
         if state.hung_up:  # the sub-flow ended the call (core.hangup)
             raise _EndCall(Outcome("completed", child.flow.id, "sub-flow hung up"))
         outcome, _ = child.ended or ("completed", {})
@@ -503,19 +512,29 @@ class Interpreter:
         coro = node.run(call, dict(spec.config))
         if spec.cls.timeout_s is not None:
             coro = _with_timeout(coro, spec.cls.timeout_s)
-        task = asyncio.ensure_future(coro)
+        # The node runs in the call's own task (no task per step). If the caller hangs up
+        # while it is busy (e.g. waiting on a back end), the task is cancelled once and the
+        # cancellation is turned back into CallerHangup here.
+        me = asyncio.current_task()
+        assert me is not None
+        state = call._state
+        running = True
 
         def caller_left(_: object) -> None:
-            task.cancel()  # a node busy with back-end I/O stops when the caller hangs up
+            if running and not state.hangup_cancel_sent:
+                state.hangup_cancel_sent = True
+                me.cancel()
 
         hangup_watch.add_done_callback(caller_left)
         try:
-            result = await task
+            result = await coro
         except asyncio.CancelledError:
-            if _being_cancelled():  # the whole call is being stopped (runtime shutdown)
-                raise
-            if hangup_watch.done():
+            if state.hangup_cancel_sent and me.cancelling() == 1:
+                me.uncancel()  # ours: the caller hung up
+                state.hangup_cancel_sent = False
                 raise CallerHangup() from None
+            if me.cancelling():  # the whole call is being stopped (runtime shutdown)
+                raise
             raise _NodeFailed(None, "node was cancelled") from None
         except (CallerHangup, _EndCall):  # the caller left, or a sub-flow ended the call
             raise
@@ -531,6 +550,7 @@ class Interpreter:
             exit_name = "error" if "error" in spec.declared_exits else None
             raise _NodeFailed(exit_name, f"{type(exc).__name__}: {exc}") from None
         finally:
+            running = False
             hangup_watch.remove_done_callback(caller_left)
         if result is not None and not isinstance(result, str):
             raise _NodeFailed(None, f"node returned {result!r} instead of an exit name")
@@ -553,12 +573,6 @@ class Interpreter:
             step.events.append({"event": "fallback", "to": fallback, "reason": step.error})
             return fallback
         raise _EndCall(Outcome(kind, node_id, step.error or kind))
-
-
-def _being_cancelled() -> bool:
-    """Whether the current task itself is being cancelled (not just a task it awaited)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 class _NodeFailed(Exception):

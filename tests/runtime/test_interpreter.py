@@ -286,3 +286,61 @@ async def test_typeahead_starts_a_multi_digit_entry():
     [asked] = run.channel.specs
     assert asked.max_digits == 7 and asked.first_timeout_ms == 2500  # the rest of the entry
     assert not any(h.kind == "play" for h in run.heard)  # the prompt is skipped
+
+
+async def test_hangup_cancels_a_busy_node_inside_a_subflow():
+    from nodes.api import Node
+
+    class CallChild(Node):
+        type = "test.call_child2"
+        title = {"zh": "子", "en": "Sub"}
+        description = {"zh": "子", "en": "Sub"}
+        category = "flow"
+        exits = ("next", "error")
+
+        async def run(self, call, config):
+            await call.subflow("busy-child", {})
+            return "next"
+
+    registry = make_registry()
+    registry.register(CallChild)
+    library = MemoryLibrary(registry=registry)
+    library.add(
+        flow(
+            {
+                "start": node("core.start", {"next": "h"}, answer=False),
+                "h": node("test.hang", {"next": "bye"}),
+                "bye": node("core.hangup"),
+            },
+            id="busy-child",
+        )
+    )
+    library.add(
+        flow(
+            {
+                "start": node("core.start", {"next": "sub"}),
+                "sub": node("test.call_child2", {"next": "bye", "error": "bye"}),
+                "bye": node("core.hangup"),
+            },
+            id="parent2",
+        )
+    )
+    Hang.cancelled.clear()
+    channel = SimulatedChannel("")
+    task = asyncio.ensure_future(simulate(library.get("parent2"), channel=channel, library=library))
+    await asyncio.sleep(0.05)
+    channel.caller_hangs_up()
+    trace, _ = await asyncio.wait_for(task, 2)
+    assert (trace.outcome.kind, trace.outcome.node) == ("hangup", "h")
+    assert Hang.cancelled == [True]
+
+
+async def test_stopping_the_call_is_not_mistaken_for_a_hangup():
+    Hang.cancelled.clear()
+    doc = flow(linear(("h", node("test.hang"))))
+    task = asyncio.ensure_future(simulate(build(doc)))
+    await asyncio.sleep(0.05)
+    task.cancel()  # the runtime shutting down past its drain deadline
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert Hang.cancelled == [True]
