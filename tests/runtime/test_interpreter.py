@@ -195,22 +195,7 @@ async def test_input_node_paths(keys):
 
 
 async def test_caller_hangup_inside_a_subflow_ends_the_whole_call():
-    from nodes.api import Node
-
-    class CallChild(Node):
-        type = "test.call_child"
-        title = {"zh": "子", "en": "Sub"}
-        description = {"zh": "子", "en": "Sub"}
-        category = "flow"
-        exits = ("next", "error")
-
-        async def run(self, call, config):
-            await call.subflow("child", {})
-            return "next"
-
-    registry = make_registry()
-    registry.register(CallChild)
-    library = MemoryLibrary(registry=registry)
+    library = MemoryLibrary(registry=REGISTRY)
     library.add(
         flow(
             {
@@ -224,7 +209,7 @@ async def test_caller_hangup_inside_a_subflow_ends_the_whole_call():
     parent = flow(
         {
             "start": node("core.start", {"next": "sub"}),
-            "sub": node("test.call_child", {"next": "bye", "error": "sorry"}),
+            "sub": node("test.call", {"next": "bye", "error": "sorry"}, flow="child"),
             "sorry": node("core.hangup"),
             "bye": node("core.hangup"),
         },
@@ -289,22 +274,7 @@ async def test_typeahead_starts_a_multi_digit_entry():
 
 
 async def test_hangup_cancels_a_busy_node_inside_a_subflow():
-    from nodes.api import Node
-
-    class CallChild(Node):
-        type = "test.call_child2"
-        title = {"zh": "子", "en": "Sub"}
-        description = {"zh": "子", "en": "Sub"}
-        category = "flow"
-        exits = ("next", "error")
-
-        async def run(self, call, config):
-            await call.subflow("busy-child", {})
-            return "next"
-
-    registry = make_registry()
-    registry.register(CallChild)
-    library = MemoryLibrary(registry=registry)
+    library = MemoryLibrary(registry=REGISTRY)
     library.add(
         flow(
             {
@@ -319,7 +289,7 @@ async def test_hangup_cancels_a_busy_node_inside_a_subflow():
         flow(
             {
                 "start": node("core.start", {"next": "sub"}),
-                "sub": node("test.call_child2", {"next": "bye", "error": "bye"}),
+                "sub": node("test.call", {"next": "bye", "error": "bye"}, flow="busy-child"),
                 "bye": node("core.hangup"),
             },
             id="parent2",

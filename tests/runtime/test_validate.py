@@ -199,24 +199,7 @@ def test_line_numbers_from_text_and_duplicate_ids():
 
 
 def test_subflow_missing_and_cycles():
-    from nodes.api import Node
-
-    class Call(Node):
-        type = "test.call"
-        title = {"zh": "子", "en": "Sub"}
-        description = {"zh": "子", "en": "Sub"}
-        category = "flow"
-        config_schema = {
-            "type": "object",
-            "properties": {"flow": {"type": "string", "x-ivrflow": "flow"}},
-        }
-        exits = ("next",)
-
-        async def run(self, call, config):
-            return "next"
-
-    registry = make_registry()
-    registry.register(Call)
+    registry = REGISTRY
     library = MemoryLibrary(registry=registry)
 
     def calling(flow_id, target):

@@ -127,7 +127,25 @@ class SetSecret(Node):
         return "next"
 
 
-TEST_NODES = (Step, Fail, FailNoErrorExit, Slow, Hang, Ask, Exit, SetSecret)
+class CallFlow(Node):
+    """Runs the sub-flow named in its config (without the core.subflow node's mapping)."""
+
+    type = "test.call"
+    title = _T
+    description = _T
+    category = "flow"
+    config_schema = {
+        "type": "object",
+        "properties": {"flow": {"type": "string", "x-ivrflow": "flow"}},
+    }
+    exits = ("next", "error")
+
+    async def run(self, call: Call, config: dict[str, Any]) -> str:
+        await call.subflow(config["flow"], {})
+        return "next"
+
+
+TEST_NODES = (Step, Fail, FailNoErrorExit, Slow, Hang, Ask, Exit, SetSecret, CallFlow)
 
 
 def make_registry() -> Registry:
