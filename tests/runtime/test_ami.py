@@ -639,8 +639,10 @@ async def test_slow_handler_never_stalls_the_reader(asterisk: FakeAsterisk) -> N
         assert slow_seen == list(range(1001))  # the slow handler still gets all, in order
         assert asterisk.slow_drops == 0
         assert client.stats.connects == 1
-        # Asterisk's writetimeout is 100 ms: the reader stays well inside it.
-        assert worst < 0.1, f"reader lagged {worst * 1000:.0f} ms behind the server"
+        # The fake enforces Asterisk's 100 ms writetimeout (slow_drops above), so the reader kept
+        # up. The latency bound only proves no event waited for the sleeping handler (1 s);
+        # it is loose on purpose: a busy CI machine may pause the process for a while.
+        assert worst < 0.5, f"reader lagged {worst * 1000:.0f} ms behind the server"
     print(f"worst reader latency while a handler slept: {worst * 1000:.1f} ms")
 
 
