@@ -7,10 +7,10 @@ import os
 import stat
 
 import pytest
-from sqlalchemy import Engine
-from sqlmodel import SQLModel
+from sqlalchemy import Engine, text
 
 from runtime.store.db import make_engine
+from runtime.store.migrate import migrate
 
 
 def _open_sockets() -> set[str]:
@@ -62,7 +62,14 @@ def engine(request, tmp_path) -> Engine:
         if not url:
             pytest.skip("IVRFLOW_TEST_POSTGRES_URL is not set (./test starts a server)")
         engine = make_engine(url, create=False)
-        SQLModel.metadata.drop_all(engine)
-        SQLModel.metadata.create_all(engine)
+        reset_postgres(engine)
+        migrate(engine)
     yield engine
     engine.dispose()
+
+
+def reset_postgres(engine: Engine) -> None:
+    """Drop everything (tables, alembic's version, trigger functions) in the test server."""
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))

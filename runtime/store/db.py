@@ -13,9 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlmodel import SQLModel, create_engine
-
-from runtime.store import models  # noqa: F401 - registers the tables
+from sqlmodel import create_engine
 
 __all__ = ["DEFAULT_SQLITE", "database_url", "make_engine"]
 
@@ -37,7 +35,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str | None = None, *, create: bool = True) -> Engine:
-    """An engine for ``url`` (see :func:`database_url`), with the tables created."""
+    """An engine for ``url`` (see :func:`database_url`), its schema migrated to the newest
+    revision unless ``create`` is false."""
     url = database_url(url)
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
@@ -54,5 +53,7 @@ def make_engine(url: str | None = None, *, create: bool = True) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if create:
-        SQLModel.metadata.create_all(engine)
+        from runtime.store.migrate import migrate
+
+        migrate(engine)
     return engine
