@@ -4,6 +4,9 @@ ivrflow validate FILE...            check flows (exit 0 valid, 1 invalid, 2 unus
 ivrflow schema                      print the flow document's JSON Schema
 ivrflow nodes [--json]              list the installed node types
 ivrflow simulate FLOW --keys "1 #"  walk a flow with a scripted caller and print the trace
+ivrflow serve                       the designer (web) and the runtime (FastAGI) together
+ivrflow runtime                     the runtime alone
+ivrflow users add NAME --role admin user accounts of the designer
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -497,6 +501,114 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- serve / users ---------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from designer.app import create_app
+    from designer.auth import Users
+    from designer.bootstrap import default_auth, ensure_admin, load_example
+    from runtime.service import RuntimeService
+    from runtime.store.db import database_url, make_engine
+
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    engine = make_engine(args.database)
+    registry = default_registry()
+    auth = default_auth()
+    first = ensure_admin(Users(engine, auth))
+    published = None if args.no_example else load_example(engine, registry)
+    runtime = None
+    if not args.no_runtime:
+        agi_host, agi_port = args.agi
+        runtime = RuntimeService(engine, registry=registry, host=agi_host, port=agi_port)
+    app = create_app(engine, registry=registry, auth=auth, runtime=runtime)
+    host, port = args.listen
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    out = sys.stdout
+    out.write(f"ivrflow designer: http://{shown}:{port}/   (API: /api/openapi.json)\n")
+    out.write(f"database: {database_url(args.database).split('@')[-1]}\n")
+    if runtime is not None:
+        out.write(f"runtime (FastAGI): agi://{args.agi[0]}:{args.agi[1]}/ENTRY\n")
+    if published is not None:
+        out.write(f"12329 example published on entry 12329 (version {published})\n")
+    if first is not None:
+        if first.password:
+            out.write(
+                f"first admin: {first.username} / {first.password}\n"
+                "  (generated now and shown only once; change it after signing in)\n"
+            )
+        else:
+            out.write(f"first admin: {first.username} (password from $IVRFLOW_ADMIN_PASSWORD)\n")
+    out.flush()
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=args.log_level, lifespan="on", access_log=False
+    )
+
+    def stopped(_signum: int, _frame: object) -> None:
+        # uvicorn shuts down gracefully (the runtime drains its calls), then re-raises the
+        # signal it caught; a requested stop is a clean exit
+        raise SystemExit(EXIT_OK)
+
+    signal.signal(signal.SIGTERM, stopped)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        engine.dispose()
+        out.write("ivrflow stopped\n")
+    return EXIT_OK
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    password = os.environ.get("IVRFLOW_PASSWORD", "")
+    if password:
+        return password
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the passwords differ")
+    return first
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from designer.auth import Users
+    from designer.bootstrap import default_auth
+    from designer.problems import ApiError
+    from runtime.store.db import make_engine
+
+    engine = make_engine(args.database)
+    users = Users(engine, default_auth())
+    lang = _lang(args)
+    try:
+        if args.action == "list":
+            for user in users.list():
+                state = "" if user["active"] else " (disabled)"
+                print(f"{user['username']:24} {','.join(user['roles'])}{state}")
+        elif args.action == "add":
+            users.create(args.name, _read_password(args), args.role or ["viewer"], actor="cli")
+            print(f"user {args.name} created")
+        elif args.action == "passwd":
+            users.set_password(args.name, _read_password(args), actor="cli")
+            print(f"password of {args.name} changed; their sessions ended")
+        elif args.action == "roles":
+            users.update(args.name, roles=args.role or [], actor="cli")
+            print(f"roles of {args.name}: {', '.join(args.role or [])}")
+    except ApiError as exc:
+        sys.stderr.write((exc.message_en if lang == "en" else exc.message_zh) + "\n")
+        return EXIT_INVALID
+    except ValueError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EXIT_INVALID
+    finally:
+        engine.dispose()
+    return EXIT_OK
+
+
 # -- main --------------------------------------------------------------------------------
 
 
@@ -596,6 +708,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ami-user", default="ivrflow")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=cmd_runtime)
+
+    p = sub.add_parser(
+        "serve", help="the designer (web, API) and the runtime together", parents=[common]
+    )
+    p.add_argument("--listen", type=_listen, default=("127.0.0.1", 8000), metavar="HOST:PORT")
+    p.add_argument("--agi", type=_listen, default=("127.0.0.1", 4573), metavar="HOST:PORT")
+    p.add_argument("--no-runtime", action="store_true", help="the designer only")
+    p.add_argument(
+        "--no-example", action="store_true", help="do not load the 12329 example into a new db"
+    )
+    p.add_argument("--database", help="database URL (default $IVRFLOW_DATABASE_URL or SQLite)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("users", help="designer user accounts", parents=[common])
+    p.add_argument("action", choices=["list", "add", "passwd", "roles"])
+    p.add_argument("name", nargs="?", default="")
+    p.add_argument(
+        "--role",
+        action="append",
+        choices=["viewer", "editor", "recorder", "publisher", "admin"],
+        help="repeat for several (password from $IVRFLOW_PASSWORD or asked)",
+    )
+    p.add_argument("--database")
+    p.set_defaults(func=cmd_users)
 
     p = sub.add_parser("publish", help="validate and publish a flow on an entry", parents=[common])
     p.add_argument("flow", metavar="FLOW")

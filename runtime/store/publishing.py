@@ -14,7 +14,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -68,6 +68,9 @@ class PublishResult:
     dependencies: dict[str, int] = field(default_factory=dict)
     new_versions: list[tuple[str, int]] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+
+
+BeforeCommit = Callable[[Session, PublishResult], None]
 
 
 def _canonical(document: Mapping[str, Any]) -> str:
@@ -155,9 +158,11 @@ def publish(
     author: str = "",
     library: MemoryLibrary | None = None,
     registry: Registry | None = None,
+    before_commit: BeforeCommit | None = None,
 ) -> PublishResult:
     """Validate ``document`` (and the sub-flows it calls, found in ``library``), store new
-    versions where documents changed and point ``entry`` at the main flow's version."""
+    versions where documents changed and point ``entry`` at the main flow's version.
+    ``before_commit(session, result)`` may add rows (an audit event) to the same transaction."""
     registry = registry or default_registry()
     library = library or MemoryLibrary(registry=registry)
     if isinstance(document.get("id"), str):
@@ -183,6 +188,7 @@ def publish(
                 message=message,
                 author=author,
                 warnings=warnings,
+                before_commit=before_commit,
             )
         except (IntegrityError, OperationalError):
             # SQLite: a concurrent publish took the version number or held the write lock
@@ -202,6 +208,7 @@ def _publish_once(
     message: str,
     author: str,
     warnings: list[Problem],
+    before_commit: BeforeCommit | None,
 ) -> PublishResult:
     now = _now()
     new_versions: list[tuple[str, int]] = []
@@ -254,14 +261,23 @@ def _publish_once(
             author=author,
             now=now,
         )
+        result = PublishResult(
+            entry, document["id"], version, previous, dict(pinned), new_versions, warnings
+        )
+        if before_commit is not None:
+            before_commit(session, result)
         session.commit()
-    return PublishResult(
-        entry, document["id"], version, previous, dict(pinned), new_versions, warnings
-    )
+    return result
 
 
 def rollback(
-    engine: Engine, *, entry: str, version: int, message: str = "", author: str = ""
+    engine: Engine,
+    *,
+    entry: str,
+    version: int,
+    message: str = "",
+    author: str = "",
+    before_commit: BeforeCommit | None = None,
 ) -> PublishResult:
     """Point ``entry`` back at an existing version of its flow (a pointer move)."""
     with Session(engine) as session:
@@ -283,8 +299,11 @@ def rollback(
             author=author,
             now=_now(),
         )
+        result = PublishResult(entry, flow_id, version, previous, dependencies)
+        if before_commit is not None:
+            before_commit(session, result)
         session.commit()
-        return PublishResult(entry, flow_id, version, previous, dependencies)
+        return result
 
 
 def load_entry(engine: Engine, entry: str) -> tuple[str, int] | None:

@@ -1,0 +1,112 @@
+"""The designer application: ``create_app(...)`` assembles services, routes, middleware and
+the lifespan explicitly. With ``runtime`` set, the same process also serves calls (FastAGI),
+which is how ``ivrflow serve`` starts the whole product on one machine."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from designer import api
+from designer.auth import AuthSettings, Users
+from designer.flows import Flows
+from designer.middleware import BodyLimit, SameOrigin, SecurityHeaders
+from designer.openapi import openapi_document
+from designer.problems import problem_handlers
+from nodes.registry import Registry, default_registry
+
+__all__ = ["Services", "create_app"]
+
+log = logging.getLogger("ivrflow.designer")
+
+
+@dataclass
+class Services:
+    engine: Engine
+    registry: Registry
+    users: Users
+    flows: Flows
+    auth: AuthSettings
+
+
+async def _openapi(request: Request) -> JSONResponse:
+    return JSONResponse(openapi_document(request.app.routes))
+
+
+_HOME = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>ivrflow</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
+<h1>ivrflow 流程设计器</h1>
+<p>设计器服务与运行时已启动。浏览器图形编辑器尚未包含在此版本中；
+目前可通过 <a href="/api/openapi.json">REST API</a> 管理流程、发布与用户。</p>
+<p lang="en">The designer service and runtime are running. The browser graph editor is not
+part of this build yet; flows, publishing and users are managed through the
+<a href="/api/openapi.json">REST API</a>.</p>
+</body></html>
+"""
+
+
+async def _home(_request: Request) -> HTMLResponse:
+    return HTMLResponse(_HOME)
+
+
+def create_app(
+    engine: Engine,
+    *,
+    registry: Registry | None = None,
+    auth: AuthSettings | None = None,
+    runtime: Any | None = None,
+    max_body_bytes: int = 4 * 1024 * 1024,
+    extra_routes: list[BaseRoute] | None = None,
+) -> Starlette:
+    """The designer app on ``engine`` (already migrated). ``runtime``: an object with async
+    ``start()``/``close()`` (a :class:`runtime.service.RuntimeService`) run for the app's
+    lifetime."""
+    registry = registry or default_registry()
+    auth = auth or AuthSettings()
+    services = Services(
+        engine=engine,
+        registry=registry,
+        users=Users(engine, auth),
+        flows=Flows(engine, registry),
+        auth=auth,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if runtime is not None:
+            await runtime.start()
+        try:
+            yield
+        finally:
+            if runtime is not None:
+                await runtime.close()
+
+    routes: list[BaseRoute] = [
+        Route("/", _home, methods=["GET"]),
+        Route("/api/openapi.json", _openapi, methods=["GET"]),
+        *api.routes,
+        *(extra_routes or []),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(BodyLimit, max_bytes=max_body_bytes),
+            Middleware(SameOrigin),
+        ],
+        exception_handlers=problem_handlers(),
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app
