@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from designer import api
 from designer.auth import AuthSettings, Users
@@ -23,6 +23,7 @@ from designer.flows import Flows
 from designer.middleware import BodyLimit, SameOrigin, SecurityHeaders
 from designer.openapi import openapi_document
 from designer.problems import problem_handlers
+from designer.testcalls import simulate_ws
 from nodes.registry import Registry, default_registry
 
 __all__ = ["Services", "create_app"]
@@ -67,11 +68,13 @@ def create_app(
     auth: AuthSettings | None = None,
     runtime: Any | None = None,
     max_body_bytes: int = 4 * 1024 * 1024,
+    test_call_scale: float = 1.0,
     extra_routes: list[BaseRoute] | None = None,
 ) -> Starlette:
     """The designer app on ``engine`` (already migrated). ``runtime``: an object with async
     ``start()``/``close()`` (a :class:`runtime.service.RuntimeService`) run for the app's
-    lifetime."""
+    lifetime. ``test_call_scale`` scales prompt lengths and input time-outs of browser test
+    calls (tests make them fast)."""
     registry = registry or default_registry()
     auth = auth or AuthSettings()
     services = Services(
@@ -96,6 +99,7 @@ def create_app(
         Route("/", _home, methods=["GET"]),
         Route("/api/openapi.json", _openapi, methods=["GET"]),
         *api.routes,
+        WebSocketRoute("/api/simulate", simulate_ws),
         *(extra_routes or []),
     ]
     app = Starlette(
@@ -109,4 +113,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.test_call_scale = test_call_scale
+    app.state.test_calls = 0
     return app

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -44,7 +44,14 @@ from runtime.clock import Clock, SystemClock, zone
 from runtime.flow import Flow, FlowLibrary, NodeSpec, Settings
 from runtime.trace import MASK, Outcome, Step, Trace
 
-__all__ = ["FALLBACK_GRACE_STEPS", "MAX_SUBFLOW_DEPTH", "FlowCall", "Interpreter", "Variables"]
+__all__ = [
+    "FALLBACK_GRACE_STEPS",
+    "MAX_SUBFLOW_DEPTH",
+    "FlowCall",
+    "Interpreter",
+    "StepObserver",
+    "Variables",
+]
 
 log = logging.getLogger("ivrflow.interpreter")
 
@@ -133,6 +140,7 @@ class _CallState:
         self.hangup_watch: asyncio.Future[None] | None = None
         self.hangup_cancel_sent = False
         """The call's task was cancelled to stop a node because the caller hung up."""
+        self.on_step: StepObserver | None = None
 
 
 class FlowCall:
@@ -333,6 +341,11 @@ class FlowCall:
         return await self._interpreter._run_subflow(self, flow_id, inputs)
 
 
+StepObserver = Callable[[FlowCall, Step], None]
+"""Called as each step begins (``step.exit`` still None), with the frame it runs in; see
+:meth:`Interpreter.run`."""
+
+
 def _text(prompts: Sequence[Prompt]) -> str:
     return " ".join(p.text or f"[{p.id}]" for p in prompts)
 
@@ -359,10 +372,15 @@ class Interpreter:
         variables: Mapping[str, Any] | None = None,
         trace: Trace | None = None,
         clock: Clock | None = None,
+        on_step: StepObserver | None = None,
     ) -> Trace:
         """Run ``flow`` on ``channel`` to the end and return the trace.
 
-        ``variables`` override declared defaults (e.g. from the simulator's ``--var``)."""
+        ``variables`` override declared defaults (e.g. from the simulator's ``--var``).
+        ``on_step(call, step)`` is called synchronously as every step in the trace begins
+        (sub-flow steps, and steps the step or repeat cap stops, too), before its node runs —
+        the designer's test calls follow the call on the canvas with it. An exception it
+        raises is logged and ignored."""
         clock = clock or self.clock
         trace = trace or Trace()
         trace.call_id = channel.call_id
@@ -371,6 +389,7 @@ class Interpreter:
         trace.called = channel.called
         trace.started_at = clock.now().astimezone(zone(flow.settings.timezone)).isoformat()
         state = _CallState(channel, trace, flow.languages[0], clock, flow.settings.step_cap)
+        state.on_step = on_step
         hangup_watch = asyncio.ensure_future(channel.wait_hangup())
         state.hangup_watch = hangup_watch
         try:
@@ -462,6 +481,11 @@ class Interpreter:
             )
             state.trace.steps.append(step)
             state.step = step
+            if state.on_step is not None:
+                try:
+                    state.on_step(call, step)
+                except Exception:
+                    log.exception("step observer failed at node %s", node_id)
             if state.steps > state.step_cap or visits > flow.settings.repeat_cap:
                 kind = "step_cap" if state.steps > state.step_cap else "repeat_cap"
                 step.error = (

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from support.nodes import Hang, Step, flow, make_registry, node
 
+from runtime.interpreter import Interpreter
 from runtime.library import MemoryLibrary
 from runtime.simulator import SimulatedChannel, simulate
 from runtime.validate import validate
@@ -314,3 +315,51 @@ async def test_stopping_the_call_is_not_mistaken_for_a_hangup():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert Hang.cancelled == [True]
+
+
+async def test_step_observer_sees_every_step_as_it_begins_sub_flows_included(caplog):
+    library = MemoryLibrary(registry=REGISTRY)
+    library.add(
+        flow(
+            {
+                "start": node("core.start", {"next": "s"}, answer=False),
+                "s": node("test.set", {"next": "bye"}, variable="pin", value="246810"),
+                "bye": node("core.hangup"),
+            },
+            id="obs-child",
+            variables={"pin": {"secret": True}},
+        )
+    )
+    library.add(
+        flow(
+            {
+                "start": node("core.start", {"next": "sub"}),
+                "sub": node("test.call", {"next": "bye", "error": "bye"}, flow="obs-child"),
+                "bye": node("core.hangup"),
+            },
+            id="obs-parent",
+        )
+    )
+    seen = []
+
+    def observer(call, step):
+        assert step.exit is None and step is call._state.trace.steps[-1]  # not run yet
+        seen.append((call.flow.id, step.index, step.node, step.depth, call.vars.get("pin")))
+        if step.node == "bye":
+            raise RuntimeError("observer bug")  # logged; the call goes on
+
+    interpreter = Interpreter(library=library)
+    channel = SimulatedChannel("")
+    trace = await interpreter.run(library.get("obs-parent"), channel, on_step=observer)
+    assert seen == [
+        ("obs-parent", 1, "start", 0, None),
+        ("obs-parent", 2, "sub", 0, None),
+        ("obs-child", 3, "start", 1, None),
+        ("obs-child", 4, "s", 1, None),
+        ("obs-child", 5, "bye", 1, "246810"),
+    ]
+    assert trace.outcome.kind == "completed"
+    assert "step observer failed at node bye" in caplog.text
+    # without an observer nothing changes
+    plain = await Interpreter(library=library).run(library.get("obs-parent"), SimulatedChannel(""))
+    assert plain.path == trace.path
