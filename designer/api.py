@@ -377,7 +377,7 @@ def export_flow(ctx: Context) -> Response:
 
 @api("flows.write", body=ImportBody, tag="flows", responses={409: "a flow exists"})
 def import_flows(ctx: Context) -> dict[str, Any]:
-    """Import an export bundle as drafts (all or nothing is checked before writing)."""
+    """Import an export bundle as drafts, in one transaction (all of them or none)."""
     body = ctx.body(ImportBody)
     if body.format != EXPORT_FORMAT:
         raise ApiError(
@@ -386,31 +386,17 @@ def import_flows(ctx: Context) -> dict[str, Any]:
             f"不是 ivrflow 导出文件（format 应为 {EXPORT_FORMAT}）",
             f"not an ivrflow export (format must be {EXPORT_FORMAT})",
         )
-    flows = ctx.services.flows
-    existing = {f["id"]: f for f in flows.list()}
     for document in body.flows:
-        canonical(document)  # JSON-serialisable
         if len(canonical(document).encode()) > 1_048_576:
-            raise ApiError(413, "flow.too_large", "流程超过 1 MB", "a flow exceeds 1 MB")
-    ids = [d.get("id") for d in body.flows]
-    clash = [i for i in ids if i in existing]
-    if clash and body.on_conflict == "fail":
-        raise ApiError(
-            409,
-            "import.exists",
-            f"这些流程已存在：{', '.join(map(str, clash))}（可选择替换草稿）",
-            f"these flows exist: {', '.join(map(str, clash))} (choose replace to overwrite "
-            "their drafts)",
-            existing=clash,
-        )
-    imported = []
-    for document in body.flows:
-        flow_id = document.get("id")
-        if flow_id in existing:
-            view = flows.save(str(flow_id), document, existing[str(flow_id)]["revision"], ctx.actor)
-        else:
-            view = flows.create(document, ctx.actor, action="flow.import")
-        imported.append({"id": view["id"], "revision": view["revision"]})
+            raise ApiError(
+                413,
+                "flow.too_large",
+                f"流程 {document.get('id')} 超过 1 MB",
+                f"flow {document.get('id')} exceeds 1 MB",
+            )
+    imported = ctx.services.flows.import_many(
+        body.flows, ctx.actor, replace=body.on_conflict == "replace"
+    )
     return {"imported": imported}
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -77,12 +78,12 @@ def parse_flow(raw: bytes | str, *, name: str = "<flow>") -> tuple[dict[str, Any
     return parsed.data, parsed.problems
 
 
-def _flow_id_ok(flow_id: object) -> bool:
-    import re
+FLOW_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+ENTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
 
-    return (
-        isinstance(flow_id, str) and re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,63}", flow_id) is not None
-    )
+
+def _flow_id_ok(flow_id: object) -> bool:
+    return isinstance(flow_id, str) and FLOW_ID.fullmatch(flow_id) is not None
 
 
 def _not_found(flow_id: str) -> ApiError:
@@ -278,6 +279,78 @@ class Flows:
                 your_base_revision=base_revision,
             )
 
+    def import_many(
+        self, documents: list[dict[str, Any]], actor: Actor, *, replace: bool
+    ) -> list[dict[str, Any]]:
+        """Import flow documents as drafts in one transaction: all of them or none. An
+        existing flow is refused (409) unless ``replace``, which saves a new revision."""
+        ids = [d.get("id") for d in documents]
+        bad = [str(i) for i in ids if not _flow_id_ok(i)]
+        if bad:
+            raise ApiError(
+                422,
+                "flow.id",
+                f"{FLOW_ID_HINT_ZH}：{', '.join(bad)}",
+                f"{FLOW_ID_HINT_EN}: {', '.join(bad)}",
+            )
+        twice = sorted({str(i) for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ApiError(
+                422,
+                "import.duplicate",
+                f"导入文件中流程重复：{', '.join(twice)}",
+                f"the bundle holds these flows twice: {', '.join(twice)}",
+            )
+        now = db_time()
+        imported = []
+        with Session(self.engine) as session:
+            existing = {
+                d.flow_id: d
+                for d in session.exec(
+                    select(FlowDraft).where(col(FlowDraft.flow_id).in_([str(i) for i in ids]))
+                ).all()
+            }
+            if existing and not replace:
+                clash = sorted(existing)
+                raise ApiError(
+                    409,
+                    "import.exists",
+                    f"这些流程已存在：{', '.join(clash)}（可选择替换草稿）",
+                    f"these flows exist: {', '.join(clash)} (choose replace to overwrite their "
+                    "drafts)",
+                    existing=clash,
+                )
+            for document in documents:
+                flow_id = str(document["id"])
+                text = json.dumps(document, ensure_ascii=False)
+                draft = existing.get(flow_id)
+                if draft is None:
+                    draft = FlowDraft(
+                        flow_id=flow_id,
+                        document=text,
+                        created_at=now,
+                        created_by=actor.username,
+                        updated_at=now,
+                    )
+                else:
+                    draft.revision += 1
+                    draft.document = text
+                draft.name = str(document.get("name", ""))[:200]
+                draft.updated_at = now
+                draft.updated_by = actor.username
+                session.add(draft)
+                imported.append({"id": flow_id, "revision": draft.revision})
+            audit.record(
+                session,
+                "flow.import",
+                actor=actor.username,
+                target=str(ids[0]) if ids else "",
+                ip=actor.ip,
+                detail={"flows": imported, "replace": replace},
+            )
+            session.commit()
+        return imported
+
     def conflict_copy(self, flow_id: str, conflict_id: int) -> dict[str, Any]:
         with Session(self.engine) as session:
             kept = session.get(DraftConflict, conflict_id)
@@ -327,8 +400,8 @@ class Flows:
             if flow_id not in library.documents:
                 raise _not_found(flow_id)
             document = library.documents[flow_id]
-        else:
-            library.add(document) if _flow_id_ok(document.get("id")) else None
+        elif _flow_id_ok(document.get("id")):
+            library.add(document)
         return validate(document, registry=self.registry, library=library)
 
     def publish(
@@ -521,9 +594,7 @@ class Flows:
 
 
 def _check_entry_name(entry: object) -> None:
-    import re
-
-    if not isinstance(entry, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}", entry):
+    if not isinstance(entry, str) or not ENTRY_NAME.fullmatch(entry):
         raise ApiError(
             422,
             "entry.name",

@@ -397,6 +397,18 @@ def test_export_then_import_round_trip(clients, app):
     replaced = ed.post("/api/flows/import", {**bundle, "on_conflict": "replace"}).json()
     assert {i["revision"] for i in replaced["imported"]} == {2}
     _problem(ed.post("/api/flows/import", {**bundle, "format": "x"}), 422, "import.format")
+    # all or nothing: one bad flow in a bundle and none of it is imported
+    half_bad = {"format": "ivrflow-export/1", "flows": [tiny_flow("fresh"), {"id": "Bad!"}]}
+    _problem(ed.post("/api/flows/import", half_bad), 422, "flow.id")
+    twice = {"format": "ivrflow-export/1", "flows": [tiny_flow("fresh"), tiny_flow("fresh")]}
+    _problem(ed.post("/api/flows/import", twice), 422, "import.duplicate")
+    _problem(ed.get("/api/flows/fresh"), 404, "flow.unknown")
+    fresh = ed.post(
+        "/api/flows/import", {"format": "ivrflow-export/1", "flows": [tiny_flow("fresh")]}
+    )
+    assert fresh.json() == {"imported": [{"id": "fresh", "revision": 1}]}
+    events = clients["admin"].get("/api/audit?action=flow.import").json()["events"]
+    assert events[0]["target"] == "fresh" and events[1]["detail"]["replace"] is True
     _problem(
         ed.post("/api/flows/import", {"format": "ivrflow-export/1", "flows": []}),
         422,
