@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -21,8 +22,7 @@ from designer.flows import EXPORT_FORMAT, canonical
 from designer.problems import ApiError
 from designer.web import Context, api, client_ip
 from nodes.api import CATEGORIES
-from prompts.catalogue import FlowPromptCatalogue
-from runtime.document import FlowText
+from prompts.library import prompt_uses
 from runtime.flow import flow_schema
 from runtime.problems import Severity
 from runtime.validate import ValidationResult, validate_text
@@ -204,26 +204,30 @@ def list_flows(ctx: Context) -> dict[str, Any]:
 @api("flows.write", body="flow", tag="flows", responses={409: "the id exists"})
 def create_flow(ctx: Context) -> Response:
     """Create a flow from a flow document (it may still have problems; publishing checks)."""
-    document, _ = ctx.flow_document()
-    view = ctx.services.flows.create(document, ctx.actor)
+    view = ctx.services.flows.create(ctx.flow_document().data, ctx.actor)
     return _draft_response(view, 201)
 
 
 @api("flows.read", tag="flows")
 def get_flow(ctx: Context) -> Response:
     """A flow's draft with its revision (also in ETag)."""
-    return _draft_response(ctx.services.flows.get(ctx.path("flow_id")))
+    meta, body = ctx.services.flows.get_json(ctx.path("flow_id"))
+    return Response(body, media_type="application/json", headers={"ETag": _etag(meta["revision"])})
 
 
 @api("flows.write", body="flow", tag="flows", responses={409: "stale revision", 428: "no If-Match"})
 def save_flow(ctx: Context) -> Response:
     """Save the draft; If-Match names the revision the edit started from.
 
-    A stale save is refused with 409: the body holds the current draft (who saved it, when)
-    and the id of the kept copy of yours."""
+    Returns the new revision (and ETag) with who saved when, not the document. A stale save
+    is refused with 409: the body holds the current draft (who saved it, when) and the id of
+    the kept copy of yours."""
     base = _if_match(ctx)
-    document, _ = ctx.flow_document()
-    return _draft_response(ctx.services.flows.save(ctx.path("flow_id"), document, base, ctx.actor))
+    parsed = ctx.flow_document()
+    saved = ctx.services.flows.save(
+        ctx.path("flow_id"), parsed.data, base, ctx.actor, text=parsed.text
+    )
+    return _draft_response(saved)
 
 
 @api("flows.write", tag="flows", responses={409: "live on an entry"})
@@ -248,25 +252,65 @@ def validate_flow(ctx: Context) -> dict[str, Any]:
     flow_id = ctx.path("flow_id")
     if not ctx.raw:
         return _validation(flows.validate(flow_id))
-    document, reading_problems = ctx.flow_document()
+    parsed = ctx.flow_document()
     library = flows.library()
-    if document.get("id") == flow_id:
-        library.add(document)
-    text = FlowText(document, ctx.raw.decode("utf-8", "replace"), problems=reading_problems)
-    return _validation(validate_text(text, registry=ctx.services.registry, library=library))
+    if parsed.data.get("id") == flow_id:
+        library.add(parsed.data)
+    return _validation(validate_text(parsed, registry=ctx.services.registry, library=library))
 
 
 @api("flows.publish", body=PublishBody, tag="publishing", responses={409: "stale", 422: "errors"})
-def publish_flow(ctx: Context) -> dict[str, Any]:
-    """Publish the saved draft on an entry (errors block; warnings are returned)."""
+async def publish_flow(ctx: Context) -> dict[str, Any]:
+    """Publish the saved draft on an entry (errors block; warnings are returned).
+
+    Prompts without audio get TTS placeholders first; the audio of every prompt is pinned to
+    the version. An entry whose policy requires approved recordings refuses a version with
+    prompts still unapproved, and lists them."""
     body = ctx.body(PublishBody)
-    result = ctx.services.flows.publish(
-        ctx.path("flow_id"),
-        entry=body.entry,
-        message=body.message,
-        actor=ctx.actor,
-        base_revision=body.base_revision,
+    flow_id = ctx.path("flow_id")
+    flows, prompts = ctx.services.flows, ctx.services.prompts
+    documents = await run_in_threadpool(flows.closure, flow_id)
+    uses = prompt_uses(documents.values(), ctx.services.registry)
+    made = await prompts.ensure_placeholders(uses)
+    policy = await run_in_threadpool(prompts.policy, body.entry)
+    states = await run_in_threadpool(prompts.describe, uses)
+    if policy["require_approved"]:
+        waiting = [i for i in states if i["status"] != "approved"]
+        if waiting:
+            raise ApiError(
+                422,
+                "publish.prompts_unapproved",
+                f"入口 {body.entry} 要求所有提示都有审核通过的录音，还有 {len(waiting)} 个没有"
+                "（见列表）",
+                f"entry {body.entry} requires approved recordings of every prompt; "
+                f"{len(waiting)} are not (see the list)",
+                prompts=[
+                    {k: i[k] for k in ("prompt_id", "language", "status", "text", "used_by")}
+                    for i in waiting
+                ],
+            )
+
+    plan = await run_in_threadpool(prompts.plan, uses)
+
+    def pin(session: Any, result: Any) -> None:
+        prompts.pin(session, result.flow_id, result.version, plan)
+
+    result = await run_in_threadpool(
+        lambda: flows.publish(
+            flow_id,
+            entry=body.entry,
+            message=body.message,
+            actor=ctx.actor,
+            base_revision=body.base_revision,
+            extra=pin,
+            prompts_sha=prompts.fingerprint(plan),
+        )
     )
+    missing = [
+        {"prompt_id": i["prompt_id"], "language": i["language"]}
+        for i in states
+        if i["status"] == "missing" and (i["prompt_id"], i["language"]) not in made["made"]
+    ]
     return {
         "entry": result.entry,
         "flow_id": result.flow_id,
@@ -275,6 +319,11 @@ def publish_flow(ctx: Context) -> dict[str, Any]:
         "dependencies": result.dependencies,
         "new_versions": [{"flow_id": f, "version": v} for f, v in result.new_versions],
         "warnings": [p.to_json() for p in result.warnings],
+        "prompts": {
+            "placeholders_made": len(made["made"]),
+            "tts_failed": made["failed"],
+            "without_audio": missing,
+        },
     }
 
 
@@ -324,51 +373,23 @@ def diff_flow(ctx: Context) -> dict[str, Any]:
 
 
 # -- import / export ------------------------------------------------------------------------------
-def _prompt_manifest(ctx: Context, documents: list[dict[str, Any]]) -> dict[str, Any]:
-    registry = ctx.services.registry
-    manifest: dict[str, Any] = {}
-    for document in documents:
-        catalogue = FlowPromptCatalogue(document.get("prompts") or {})
-        languages = document.get("languages") or ["zh-CN"]
-        for node_id, node in (document.get("nodes") or {}).items():
-            cls = registry.get(node.get("type", "")) if isinstance(node, dict) else None
-            if cls is None:
-                continue
-            for ref in cls.references(node.get("config") or {}):
-                if ref.kind != "prompt" or not isinstance(ref.value, str):
-                    continue
-                item = manifest.setdefault(
-                    ref.value,
-                    {
-                        "text": {lang: catalogue.text(ref.value, lang) for lang in languages},
-                        "status": {
-                            lang: str(catalogue.status(ref.value, lang)) for lang in languages
-                        },
-                        "used_by": [],
-                    },
-                )
-                item["used_by"].append({"flow": document.get("id"), "node": node_id})
-    return manifest
-
-
 @api("flows.read", tag="flows")
 def export_flow(ctx: Context) -> Response:
     """The flow and the sub-flows it calls, with the manifest of prompts they use."""
     flow_id = ctx.path("flow_id")
-    library = ctx.services.flows.library()
-    if flow_id not in library.documents:
-        raise ApiError(404, "flow.unknown", f"没有流程 {flow_id}", f"no flow {flow_id}")
-    order = [flow_id]
-    for current in order:
-        for child in library.subflows_of(current):
-            if child in library.documents and child not in order:
-                order.append(child)
-    documents = [library.documents[f] for f in order]
-    bundle = {
-        "format": EXPORT_FORMAT,
-        "flows": documents,
-        "prompts": _prompt_manifest(ctx, documents),
-    }
+    documents = list(ctx.services.flows.closure(flow_id).values())
+    uses = prompt_uses(documents, ctx.services.registry)
+    manifest: dict[str, Any] = {}
+    for item in ctx.services.prompts.describe(uses):
+        if item["number_set"]:
+            continue
+        entry = manifest.setdefault(item["prompt_id"], {"text": {}, "status": {}, "used_by": []})
+        entry["text"][item["language"]] = item["text"]
+        entry["status"][item["language"]] = item["status"]
+        for where in item["used_by"]:
+            if where not in entry["used_by"]:
+                entry["used_by"].append(where)
+    bundle = {"format": EXPORT_FORMAT, "flows": documents, "prompts": manifest}
     return JSONResponse(
         bundle,
         headers={"Content-Disposition": f'attachment; filename="{flow_id}.ivrflow.json"'},

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from designer import api
+from designer import api, prompts_api
 from designer.auth import AuthSettings, Users
 from designer.flows import Flows
 from designer.middleware import BodyLimit, SameOrigin, SecurityHeaders
@@ -25,6 +26,7 @@ from designer.openapi import openapi_document
 from designer.problems import problem_handlers
 from designer.testcalls import simulate_ws
 from nodes.registry import Registry, default_registry
+from prompts.library import Converter, PromptLibrary, Speaker
 
 __all__ = ["Services", "create_app"]
 
@@ -38,6 +40,7 @@ class Services:
     users: Users
     flows: Flows
     auth: AuthSettings
+    prompts: PromptLibrary
 
 
 async def _openapi(request: Request) -> JSONResponse:
@@ -69,12 +72,16 @@ def create_app(
     runtime: Any | None = None,
     max_body_bytes: int = 4 * 1024 * 1024,
     test_call_scale: float = 1.0,
+    media_dir: Path | str = "var/media",
+    converter: Converter | None = None,
+    speaker: Speaker | None = None,
     extra_routes: list[BaseRoute] | None = None,
 ) -> Starlette:
     """The designer app on ``engine`` (already migrated). ``runtime``: an object with async
     ``start()``/``close()`` (a :class:`runtime.service.RuntimeService`) run for the app's
-    lifetime. ``test_call_scale`` scales prompt lengths and input time-outs of browser test
-    calls (tests make them fast)."""
+    lifetime. ``media_dir`` keeps the originals of uploaded recordings; ``converter`` and
+    ``speaker`` convert uploads and make TTS placeholders. ``test_call_scale`` scales prompt
+    lengths and input time-outs of browser test calls (tests make them fast)."""
     registry = registry or default_registry()
     auth = auth or AuthSettings()
     services = Services(
@@ -83,6 +90,13 @@ def create_app(
         users=Users(engine, auth),
         flows=Flows(engine, registry),
         auth=auth,
+        prompts=PromptLibrary(
+            engine,
+            Path(media_dir),
+            converter=converter,
+            speaker=speaker,
+            registry=registry,
+        ),
     )
 
     @asynccontextmanager
@@ -99,6 +113,7 @@ def create_app(
         Route("/", _home, methods=["GET"]),
         Route("/api/openapi.json", _openapi, methods=["GET"]),
         *api.routes,
+        *prompts_api.routes,
         WebSocketRoute("/api/simulate", simulate_ws),
         *(extra_routes or []),
     ]
@@ -106,7 +121,11 @@ def create_app(
         routes=routes,
         middleware=[
             Middleware(SecurityHeaders),
-            Middleware(BodyLimit, max_bytes=max_body_bytes),
+            Middleware(
+                BodyLimit,
+                max_bytes=max_body_bytes,
+                larger={"/api/prompts/": prompts_api.MAX_UPLOAD_BYTES + 64 * 1024},
+            ),
             Middleware(SameOrigin),
         ],
         exception_handlers=problem_handlers(),

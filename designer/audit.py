@@ -30,7 +30,10 @@ ACTIONS = {
     "user.roles": ("修改角色", "changed roles"),
     "user.password": ("修改密码", "changed a password"),
     "user.active": ("启用/停用用户", "enabled or disabled a user"),
-    "prompt.upload": ("上传语音", "uploaded a prompt"),
+    "prompt.upload": ("上传录音", "uploaded a recording"),
+    "prompt.approve": ("审核通过录音", "approved a recording"),
+    "prompt.unapprove": ("撤销录音审核", "took back a recording's approval"),
+    "entry.policy": ("修改入口发布规则", "changed an entry's publishing policy"),
 }
 
 

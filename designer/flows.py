@@ -26,10 +26,10 @@ from designer import audit
 from designer.models import DraftConflict, FlowDraft
 from designer.problems import ApiError
 from nodes.registry import Registry, default_registry
-from runtime.document import UnusableFlow, load_flow_bytes
+from runtime.document import FlowText, UnusableFlow, load_flow_bytes
 from runtime.library import MemoryLibrary
-from runtime.problems import Problem
 from runtime.store import publishing
+from runtime.store.db import write_lock
 from runtime.store.models import Entry, EntryChange, FlowVersion, db_time
 from runtime.validate import ValidationResult, validate
 
@@ -56,7 +56,7 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def parse_flow(raw: bytes | str, *, name: str = "<flow>") -> tuple[dict[str, Any], list[Problem]]:
+def parse_flow(raw: bytes | str, *, name: str = "<flow>") -> FlowText:
     """Parse a flow document sent by a client; unusable input (not JSON, not UTF-8, too large,
     too deep, not an object) raises a 400/413 :class:`ApiError` naming the line and column."""
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
@@ -75,7 +75,7 @@ def parse_flow(raw: bytes | str, *, name: str = "<flow>") -> tuple[dict[str, Any
         raise ApiError(
             400, "flow.not_object", "流程文档必须是 JSON 对象", "a flow document is a JSON object"
         )
-    return parsed.data, parsed.problems
+    return parsed
 
 
 FLOW_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -151,21 +151,45 @@ class Flows:
         return draft
 
     @staticmethod
-    def _view(draft: FlowDraft) -> dict[str, Any]:
+    def _meta(draft: FlowDraft) -> dict[str, Any]:
         return {
             "id": draft.flow_id,
             "name": draft.name,
             "revision": draft.revision,
-            "document": json.loads(draft.document),
             "created_at": db_time(draft.created_at).isoformat(),
             "created_by": draft.created_by,
             "updated_at": db_time(draft.updated_at).isoformat(),
             "updated_by": draft.updated_by,
         }
 
+    @classmethod
+    def _view(cls, draft: FlowDraft) -> dict[str, Any]:
+        return {**cls._meta(draft), "document": json.loads(draft.document)}
+
     def get(self, flow_id: str) -> dict[str, Any]:
         with Session(self.engine) as session:
             return self._view(self._draft(session, flow_id))
+
+    def get_json(self, flow_id: str) -> tuple[dict[str, Any], bytes]:
+        """The draft's details and the draft as one JSON text, built around the stored
+        document text (no parsing and re-writing of a large flow)."""
+        with Session(self.engine) as session:
+            draft = self._draft(session, flow_id)
+            meta = self._meta(draft)
+            head = json.dumps(meta, ensure_ascii=False)[:-1]
+            return meta, f'{head}, "document": {draft.document}}}'.encode()
+
+    def closure(self, flow_id: str) -> dict[str, dict[str, Any]]:
+        """The draft of ``flow_id`` and the drafts of the sub-flows it calls (transitively)."""
+        library = self.library()
+        if flow_id not in library.documents:
+            raise _not_found(flow_id)
+        order = [flow_id]
+        for current in order:
+            for child in library.subflows_of(current):
+                if child in library.documents and child not in order:
+                    order.append(child)
+        return {f: library.documents[f] for f in order}
 
     def library(self) -> MemoryLibrary:
         """All drafts, for validating a flow together with the sub-flows it calls."""
@@ -207,10 +231,17 @@ class Flows:
             return self._view(draft)
 
     def save(
-        self, flow_id: str, document: dict[str, Any], base_revision: int, actor: Actor
+        self,
+        flow_id: str,
+        document: dict[str, Any],
+        base_revision: int,
+        actor: Actor,
+        *,
+        text: str | None = None,
     ) -> dict[str, Any]:
-        """Save a draft based on ``base_revision``. Stale → 409 with the current draft, who
-        saved it and when, and the id of the kept copy of the refused document."""
+        """Save a draft based on ``base_revision`` (``text``: the document as received, stored
+        as it is). Stale → 409 with the current draft, who saved it and when, and the id of the
+        kept copy of the refused document. Returns the draft's details without the document."""
         if document.get("id") != flow_id:
             raise ApiError(
                 422,
@@ -218,9 +249,10 @@ class Flows:
                 f"文档中的 id（{document.get('id')!r}）与地址中的流程 {flow_id} 不一致",
                 f"the document's id ({document.get('id')!r}) is not the flow {flow_id}",
             )
-        text = json.dumps(document, ensure_ascii=False)
+        if text is None:
+            text = json.dumps(document, ensure_ascii=False)
         now = db_time()
-        with Session(self.engine) as session:
+        with write_lock(self.engine), Session(self.engine) as session:
             result = session.exec(
                 update(FlowDraft)
                 .where(col(FlowDraft.flow_id) == flow_id, col(FlowDraft.revision) == base_revision)
@@ -242,7 +274,7 @@ class Flows:
                     detail={"revision": base_revision + 1},
                 )
                 session.commit()
-                return self._view(self._draft(session, flow_id))
+                return self._meta(self._draft(session, flow_id))
             session.rollback()
             current = self._draft(session, flow_id)  # 404 when it was deleted
             kept = DraftConflict(
@@ -412,6 +444,8 @@ class Flows:
         message: str,
         actor: Actor,
         base_revision: int | None = None,
+        extra: publishing.BeforeCommit | None = None,
+        prompts_sha: str = "",
     ) -> publishing.PublishResult:
         """Publish the saved draft (and the sub-flows it calls) on ``entry``. With
         ``base_revision``, refuse (409) if the draft moved on since the user looked at it."""
@@ -447,6 +481,8 @@ class Flows:
                     "message": message[:500],
                 },
             )
+            if extra is not None:
+                extra(session, result)
 
         try:
             return publishing.publish(
@@ -458,6 +494,7 @@ class Flows:
                 library=library,
                 registry=self.registry,
                 before_commit=audit_it,
+                prompts_sha=prompts_sha,
             )
         except publishing.PublishRejected as exc:
             which = exc.flow_id or flow_id

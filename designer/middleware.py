@@ -45,15 +45,25 @@ class _TooLarge(Exception):
 class BodyLimit:
     """Refuse bodies over ``max_bytes`` with 413, by Content-Length or while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = 4 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = 4 * 1024 * 1024,
+        larger: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
+        """Path prefix → its own limit (uploads)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes
+        for prefix, bigger in self.larger.items():
+            if scope["path"].startswith(prefix):
+                limit = bigger
         zh = f"请求内容超过上限 {limit // 1024 // 1024} MB"
         en = f"the request body exceeds {limit // 1024 // 1024} MB"
         for name, value in scope.get("headers", []):

@@ -100,7 +100,17 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
                 )
             if parameters:
                 operation["parameters"] = parameters
-            if spec.body is not None:
+            if spec.body == "audio":
+                operation["requestBody"] = {
+                    "required": True,
+                    "description": "the audio file itself (any common format)",
+                    "content": {
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        }
+                    },
+                }
+            elif spec.body is not None:
                 if spec.body == "flow":
                     schema = {"$ref": "#/components/schemas/FlowDocument"}
                 else:

@@ -6,6 +6,7 @@ needs to describe it."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import secrets
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from designer.auth import Principal
 from designer.flows import Actor, parse_flow
 from designer.problems import ApiError
+from runtime.document import FlowText
 from runtime.problems import Problem, Severity
 
 if TYPE_CHECKING:
@@ -128,7 +130,7 @@ class Context:
                 422, "request.invalid", first.message_zh, first.message_en, problems=problems
             ) from None
 
-    def flow_document(self) -> tuple[dict[str, Any], list[Problem]]:
+    def flow_document(self) -> FlowText:
         if not self.raw:
             raise ApiError(400, "request.empty", "请求内容为空", "the request body is empty")
         return parse_flow(self.raw)
@@ -151,7 +153,8 @@ def api(
     responses: dict[int, str] | None = None,
     tag: str = "",
 ) -> Callable[[Callable[[Context], Any]], Callable[[Request], Any]]:
-    """Make a Starlette endpoint of ``fn(ctx)``. ``permission`` None = no sign-in needed."""
+    """Make a Starlette endpoint of ``fn(ctx)`` (a plain function runs in a worker thread; an
+    async one on the event loop). ``permission`` None = no sign-in needed."""
 
     def decorate(fn: Callable[[Context], Any]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -183,7 +186,10 @@ def api(
                     )
             raw = b"" if request.method in SAFE_METHODS else await request.body()
             ctx = Context(request, services, principal, raw)
-            result = await run_in_threadpool(fn, ctx)
+            if inspect.iscoroutinefunction(fn):
+                result = await fn(ctx)  # it runs its database work in worker threads itself
+            else:
+                result = await run_in_threadpool(fn, ctx)
             if isinstance(result, Response):
                 return result
             return JSONResponse(result)

@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -510,6 +511,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from designer.app import create_app
     from designer.auth import Users
     from designer.bootstrap import default_auth, ensure_admin, load_example
+    from prompts.delivery import SoundsDir
+    from prompts.engines import default_converter, default_speaker
     from runtime.service import RuntimeService
     from runtime.store.db import database_url, make_engine
 
@@ -517,23 +520,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
         level=getattr(logging, args.log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    engine = make_engine(args.database)
+    if args.workers > 1 and not args.no_runtime:
+        sys.stderr.write(
+            "ivrflow serve: --workers needs --no-runtime (run `ivrflow runtime` beside it)\n"
+        )
+        return EXIT_UNUSABLE
+    url = database_url(args.database)
+    engine = make_engine(url)
     registry = default_registry()
     auth = default_auth()
+    media = Path(args.media)
     first = ensure_admin(Users(engine, auth))
-    published = None if args.no_example else load_example(engine, registry)
+    published = None
+    if not args.no_example:
+        published = asyncio.run(load_example(engine, registry, media=media))
     runtime = None
     if not args.no_runtime:
         agi_host, agi_port = args.agi
-        runtime = RuntimeService(engine, registry=registry, host=agi_host, port=agi_port)
-    app = create_app(engine, registry=registry, auth=auth, runtime=runtime)
+        runtime = RuntimeService(
+            engine,
+            registry=registry,
+            host=agi_host,
+            port=agi_port,
+            sounds=SoundsDir(args.sounds, engine),
+        )
     host, port = args.listen
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     out = sys.stdout
     out.write(f"ivrflow designer: http://{shown}:{port}/   (API: /api/openapi.json)\n")
-    out.write(f"database: {database_url(args.database).split('@')[-1]}\n")
+    out.write(f"database: {url.split('@')[-1]}\n")
     if runtime is not None:
         out.write(f"runtime (FastAGI): agi://{args.agi[0]}:{args.agi[1]}/ENTRY\n")
+        out.write(f"prompts for Asterisk: {Path(args.sounds).resolve()}/ivrflow/\n")
     if published is not None:
         out.write(f"12329 example published on entry 12329 (version {published})\n")
     if first is not None:
@@ -545,9 +563,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         else:
             out.write(f"first admin: {first.username} (password from $IVRFLOW_ADMIN_PASSWORD)\n")
     out.flush()
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level=args.log_level, lifespan="on", access_log=False
-    )
 
     def stopped(_signum: int, _frame: object) -> None:
         # uvicorn shuts down gracefully (the runtime drains its calls), then re-raises the
@@ -555,8 +570,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise SystemExit(EXIT_OK)
 
     signal.signal(signal.SIGTERM, stopped)
+    common = {"host": host, "port": port, "log_level": args.log_level, "access_log": False}
     try:
-        uvicorn.Server(config).run()
+        if args.workers > 1:
+            engine.dispose()
+            os.environ["IVRFLOW_DATABASE_URL"] = url
+            os.environ["IVRFLOW_MEDIA_DIR"] = str(media)
+            uvicorn.run("designer.asgi:app_from_env", factory=True, workers=args.workers, **common)
+        else:
+            app = create_app(
+                engine,
+                registry=registry,
+                auth=auth,
+                runtime=runtime,
+                media_dir=media,
+                converter=default_converter(media / "work"),
+                speaker=default_speaker(media / "tts-cache"),
+            )
+            uvicorn.Server(uvicorn.Config(app, lifespan="on", **common)).run()
     finally:
         engine.dispose()
         out.write("ivrflow stopped\n")
@@ -607,6 +638,114 @@ def cmd_users(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     return EXIT_OK
+
+
+# -- prompts -----------------------------------------------------------------------------
+
+LANGUAGE_DIR = re.compile(r"[a-z]{2,3}(-[A-Z]{2})?")
+
+
+def _prompt_files(root: Path, language: str | None) -> list[tuple[str, str, Path]]:
+    """(prompt id, language, file) for every file under ``root``: the id is the path without
+    its extension; a first folder named like a language (``zh-CN/welcome.wav``) gives the
+    language, else ``--language``."""
+    found = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        lang = language
+        if len(parts) > 1 and LANGUAGE_DIR.fullmatch(parts[0]):
+            lang = parts.pop(0)
+        found.append(("/".join(parts), lang or "zh-CN", path))
+    return found
+
+
+async def _import_prompts(
+    args: argparse.Namespace, engine: Any, files: list[tuple[str, str, Path]]
+) -> int:
+    from prompts.audio import safe_display_name
+    from prompts.engines import default_converter
+    from prompts.library import LibraryError, PromptLibrary
+
+    media = Path(args.media)
+    library = PromptLibrary(engine, media, converter=default_converter(media / "work"))
+    failures = 0
+    for prompt_id, language, path in files:
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+            item = await library.upload(
+                prompt_id,
+                language,
+                data,
+                display_name=safe_display_name(path.name),
+                actor=args.author or "cli",
+            )
+            if args.approve:
+                item = library.approve(prompt_id, language, actor=args.author or "cli")
+            print(f"ok    {language:6} {prompt_id:40} {item['duration_ms'] / 1000:6.1f} s")
+        except LibraryError as exc:
+            failures += 1
+            print(f"error {language:6} {prompt_id:40} {exc.message_en}")
+        except Exception as exc:
+            failures += 1
+            message = getattr(exc, "message_en", None) or f"{type(exc).__name__}: {exc}"
+            print(f"error {language:6} {prompt_id:40} {path.name}: {message}")
+    print(f"{len(files) - failures} imported, {failures} failed")
+    return EXIT_INVALID if failures else EXIT_OK
+
+
+def _deliver_live(engine: Any, sounds: Any) -> int:
+    from sqlmodel import Session, select
+
+    from runtime.store.models import Entry
+
+    with Session(engine) as session:
+        live = {(e.flow_id, e.version) for e in session.exec(select(Entry)).all()}
+    return sum(sounds.deliver(flow_id, version) for flow_id, version in sorted(live))
+
+
+def cmd_prompts(args: argparse.Namespace) -> int:
+    from runtime.store.db import make_engine
+
+    engine = make_engine(args.database)
+    try:
+        if args.action == "import":
+            root = Path(args.dir)
+            if not root.is_dir():
+                sys.stderr.write(f"not a directory: {root}\n")
+                return EXIT_UNUSABLE
+            files = _prompt_files(root, args.language)
+            return asyncio.run(_import_prompts(args, engine, files))
+        if args.action == "sync":
+            import time
+
+            from prompts.delivery import SoundsDir
+
+            sounds = SoundsDir(args.sounds, engine)
+            while True:
+                written = _deliver_live(engine, sounds)
+                if written:
+                    print(f"delivered {written} prompt files to {Path(args.sounds).resolve()}")
+                if not args.watch:
+                    return EXIT_OK
+                time.sleep(args.watch)
+        if args.action == "worklist":
+            from designer.flows import Flows
+            from prompts.library import PromptLibrary, prompt_uses
+
+            documents = Flows(engine).closure(args.flow).values()
+            items = PromptLibrary(engine, Path(args.media)).worklist(prompt_uses(documents))
+            for item in items:
+                if item["number_set"] and not args.numbers:
+                    continue
+                flag = " (script changed)" if item["outdated"] else ""
+                print(
+                    f"{item['status']:11} {item['language']:6} {item['prompt_id']:32} "
+                    f"{item['text'] or ''}{flag}"
+                )
+            return EXIT_OK
+    finally:
+        engine.dispose()
+    return EXIT_UNUSABLE
 
 
 # -- main --------------------------------------------------------------------------------
@@ -716,11 +855,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agi", type=_listen, default=("127.0.0.1", 4573), metavar="HOST:PORT")
     p.add_argument("--no-runtime", action="store_true", help="the designer only")
     p.add_argument(
+        "--workers", type=int, default=1, help="designer worker processes (with --no-runtime)"
+    )
+    p.add_argument("--media", default="var/media", help="uploaded originals and the TTS cache")
+    p.add_argument(
+        "--sounds",
+        default="var/sounds",
+        help="Asterisk's sounds directory: the runtime delivers each version's prompts there",
+    )
+    p.add_argument(
         "--no-example", action="store_true", help="do not load the 12329 example into a new db"
     )
     p.add_argument("--database", help="database URL (default $IVRFLOW_DATABASE_URL or SQLite)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("prompts", help="the prompt library", parents=[common])
+    prompt_actions = p.add_subparsers(dest="action", required=True)
+    q = prompt_actions.add_parser("import", help="upload a folder of recordings")
+    q.add_argument("dir", metavar="DIR")
+    q.add_argument("--language", help="language of files not in a language folder (zh-CN)")
+    q.add_argument("--approve", action="store_true", help="approve them as well")
+    q.add_argument("--author", default="")
+    q = prompt_actions.add_parser("sync", help="deliver live versions' prompts to Asterisk")
+    q.add_argument("--sounds", required=True, help="Asterisk's sounds directory")
+    q.add_argument("--watch", type=float, default=0, metavar="SECONDS", help="keep syncing")
+    q = prompt_actions.add_parser("worklist", help="prompts still to record or approve")
+    q.add_argument("flow", metavar="FLOW_ID")
+    q.add_argument("--numbers", action="store_true", help="include the number prompt set")
+    for q in prompt_actions.choices.values():
+        q.add_argument("--database")
+        q.add_argument("--media", default="var/media")
+    p.set_defaults(func=cmd_prompts)
 
     p = sub.add_parser("users", help="designer user accounts", parents=[common])
     p.add_argument("action", choices=["list", "add", "passwd", "roles"])

@@ -121,9 +121,7 @@ def _check_depth(text: str) -> int | None:
     return None
 
 
-def _fast_depth_ok(text: str) -> bool:
-    # Cheap upper bound: a document with fewer brackets than the limit cannot be too deep.
-    return text.count("[") + text.count("{") <= MAX_DEPTH
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 
 
 def load_flow_bytes(raw: bytes, *, name: str = "<flow>") -> FlowText:
@@ -156,34 +154,56 @@ def load_flow_bytes(raw: bytes, *, name: str = "<flow>") -> FlowText:
     return load_flow_text(text, name=name)
 
 
+def _shape(data: Any) -> tuple[int, int]:
+    """(nesting depth, number of object keys) of parsed JSON, without recursion."""
+    deepest = 0
+    keys = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        obj, depth = pop()
+        if type(obj) is dict:
+            keys += len(obj)
+            values: Any = obj.values()
+        elif type(obj) is list:
+            values = obj
+        else:
+            continue
+        deepest = max(deepest, depth)
+        for value in values:
+            kind = type(value)
+            if kind is dict or kind is list:
+                push((value, depth + 1))
+    return deepest, keys
+
+
+def _key_tokens(text: str) -> int:
+    """How many object keys the text writes: the colons outside strings."""
+    return _STRINGS.sub("", text).count(":")
+
+
+def _too_deep(text: str) -> UnusableFlow:
+    pos = _check_depth(text)
+    if pos is None:  # pragma: no cover - the parser and the scanner agree on valid JSON
+        return UnusableFlow(error("json.too_deep", "嵌套层数过深。", "Nesting too deep."))
+    line, col = _line_col(text, pos)
+    return UnusableFlow(
+        error(
+            "json.too_deep",
+            f"嵌套层数超过 {MAX_DEPTH} 层（第 {line} 行第 {col} 列）。",
+            f"Nesting deeper than {MAX_DEPTH} levels (line {line}, column {col}).",
+        ).at(line, col)
+    )
+
+
 def load_flow_text(text: str, *, name: str = "<flow>") -> FlowText:
+    """Parse a flow document. The C parser does the work (its recursion guard stops hostile
+    nesting); the parsed shape then gives the depth, and duplicate keys are looked for only
+    when the text writes more keys than the parsed objects hold."""
     if not text.strip():
         raise UnusableFlow(error("json.empty", "流程文件是空的。", "The flow document is empty."))
-    if not _fast_depth_ok(text):
-        pos = _check_depth(text)
-        if pos is not None:
-            line, col = _line_col(text, pos)
-            raise UnusableFlow(
-                error(
-                    "json.too_deep",
-                    f"嵌套层数超过 {MAX_DEPTH} 层（第 {line} 行第 {col} 列）。",
-                    f"Nesting deeper than {MAX_DEPTH} levels (line {line}, column {col}).",
-                ).at(line, col)
-            )
-    duplicates: list[str] = []
-
-    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        obj = dict(pairs)
-        if len(obj) != len(pairs):
-            seen: set[str] = set()
-            for key, _ in pairs:
-                if key in seen:
-                    duplicates.append(key)
-                seen.add(key)
-        return obj
-
     try:
-        data = json.loads(text, object_pairs_hook=pairs_hook)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UnusableFlow(
             error(
@@ -192,11 +212,28 @@ def load_flow_text(text: str, *, name: str = "<flow>") -> FlowText:
                 f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
             ).at(exc.lineno, exc.colno)
         ) from None
-    except RecursionError:  # belt and braces; _check_depth should have caught it
-        raise UnusableFlow(error("json.too_deep", "嵌套层数过深。", "Nesting too deep.")) from None
+    except RecursionError:
+        raise _too_deep(text) from None
+    depth, keys = _shape(data)
+    if depth > MAX_DEPTH:
+        raise _too_deep(text)
     flow = FlowText(data=data, text=text, name=name)
-    for key in dict.fromkeys(duplicates):
-        flow.problems.extend(_duplicate_problems(text, key))
+    if keys != _key_tokens(text):
+        duplicates: list[str] = []
+
+        def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+            obj = dict(pairs)
+            if len(obj) != len(pairs):
+                seen: set[str] = set()
+                for key, _ in pairs:
+                    if key in seen:
+                        duplicates.append(key)
+                    seen.add(key)
+            return obj
+
+        json.loads(text, object_pairs_hook=pairs_hook)
+        for key in dict.fromkeys(duplicates):
+            flow.problems.extend(_duplicate_problems(text, key))
     return flow
 
 

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -38,6 +38,9 @@ from runtime.store.models import QueueLeg
 from runtime.store.publishing import FlowVersionInfo, PinnedLibrary, entry_version
 from runtime.store.records import RecordWriter, record_from_trace
 from runtime.trace import Outcome, Trace
+
+if TYPE_CHECKING:
+    from prompts.delivery import SoundsDir
 
 __all__ = ["RuntimeService", "entry_of", "tune_process"]
 
@@ -90,8 +93,13 @@ class RuntimeService:
         command_timeout_s: float = 10.0,
         entry_cache_s: float = 1.0,
         ami: AmiClient | None = None,
+        sounds: SoundsDir | None = None,
     ) -> None:
+        """``sounds``: deliver each version's prompts into Asterisk's sounds directory and play
+        them from the version's own folder (else prompts play as ``sound(prompt)`` names)."""
         self.engine = engine
+        self.sounds = sounds
+        self._delivering: dict[tuple[str, int], asyncio.Task[int]] = {}
         self.registry = registry or default_registry()
         self.resources = dict(resources or {})
         self.clock = clock or SystemClock()
@@ -133,6 +141,9 @@ class RuntimeService:
     async def close(self) -> None:
         """Stop accepting, drain active calls up to ``drain_s``, flush records."""
         await self.server.close(self.drain_s)
+        pending = [t for t in self._delivering.values() if not t.done()]
+        if pending:  # a worker thread writing files cannot be cancelled: let it finish
+            await asyncio.gather(*pending, return_exceptions=True)
         if self.queue_tracker is not None:
             await self.queue_tracker.close()
         if self.ami is not None:
@@ -182,6 +193,9 @@ class RuntimeService:
                 await self._return_to_dialplan(conn, status)
                 self._record_unserved(env, entry, started, status, info)
                 return
+            sound = self.sound
+            if self.sounds is not None:
+                sound = await self._delivered(info.flow_id, info.version)
             await self._run(
                 conn,
                 env=env,
@@ -190,9 +204,29 @@ class RuntimeService:
                 library=library,
                 version=info.version,
                 started=started,
+                sound=sound,
             )
         finally:
             self.calls_finished += 1
+
+    async def _delivered(self, flow_id: str, version: int) -> Callable[[Prompt], str]:
+        """The version's prompts are in the sounds directory (delivered once, by one task,
+        however many calls arrive at once); the call plays from that folder."""
+        assert self.sounds is not None
+        key = (flow_id, version)
+        task = self._delivering.get(key)
+        if task is None:
+            task = asyncio.ensure_future(asyncio.to_thread(self.sounds.deliver, flow_id, version))
+            self._delivering[key] = task
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # the call still runs; Asterisk reports the missing files, the record lists them
+            log.exception("delivering the prompts of %s v%d failed", flow_id, version)
+            self._delivering.pop(key, None)
+        return self.sounds.sound_for(flow_id, version)
 
     async def _entry(self, entry: str) -> FlowVersionInfo | None:
         """What ``entry`` points at. Looked up at most once per ``entry_cache_s`` (a publish or
@@ -253,11 +287,12 @@ class RuntimeService:
         library: PinnedLibrary,
         version: int,
         started: datetime,
+        sound: Callable[[Prompt], str],
     ) -> None:
         channel = AgiChannel(
             conn,
             env,
-            sound=self.sound,
+            sound=sound,
             dial_template=self.dial_template,
             queue_observer=self._queue_result if self.queue_tracker else None,
         )

@@ -7,7 +7,10 @@ the runtime can share one file from separate processes.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import create_engine
 
-__all__ = ["DEFAULT_SQLITE", "database_url", "make_engine"]
+__all__ = ["DEFAULT_SQLITE", "database_url", "make_engine", "write_lock"]
 
 DEFAULT_SQLITE = "sqlite:///var/ivrflow.sqlite3"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -45,10 +48,12 @@ def make_engine(url: str | None = None, *, create: bool = True) -> Engine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 5}
+        # web requests run in up to 40 worker threads: enough connections to go round
+        kwargs.update(pool_size=20, max_overflow=20)
     elif parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             url = str(parsed.set(drivername="postgresql+psycopg"))
-        kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
+        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -57,3 +62,24 @@ def make_engine(url: str | None = None, *, create: bool = True) -> Engine:
 
         migrate(engine)
     return engine
+
+
+_WRITE_LOCKS: dict[int, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def write_lock(engine: Engine) -> Iterator[None]:
+    """Serialise this process's write transactions on a SQLite database.
+
+    SQLite has one writer at a time; writers that collide wait in its busy handler, which
+    sleeps in growing steps and is not first-come-first-served, so under load some saves
+    waited seconds. Queuing them on a lock in the process first keeps waits short and fair.
+    PostgreSQL queues fairly by itself: no lock."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with _LOCKS_GUARD:
+        lock = _WRITE_LOCKS.setdefault(id(engine), threading.Lock())
+    with lock:
+        yield

@@ -37,6 +37,9 @@ class FlowVersion(SQLModel, table=True):
     document: str = Field(sa_column=Column(Text, nullable=False))
     """The flow document as published (JSON text)."""
     sha256: str = Field(max_length=64)
+    prompts_sha: str = Field(default="", max_length=64)
+    """Fingerprint of the prompt audio pinned with this version: new recordings of an
+    unchanged flow make a new version when published."""
     dependencies: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON))
     """Sub-flows pinned at publish time: flow id → version."""
     message: str = Field(default="", max_length=2000)

@@ -159,10 +159,13 @@ def publish(
     library: MemoryLibrary | None = None,
     registry: Registry | None = None,
     before_commit: BeforeCommit | None = None,
+    prompts_sha: str = "",
 ) -> PublishResult:
     """Validate ``document`` (and the sub-flows it calls, found in ``library``), store new
     versions where documents changed and point ``entry`` at the main flow's version.
-    ``before_commit(session, result)`` may add rows (an audit event) to the same transaction."""
+    ``before_commit(session, result)`` may add rows (an audit event) to the same transaction.
+    ``prompts_sha`` fingerprints the prompt audio published with it: a main flow whose
+    document is unchanged still gets a new version when its audio changed."""
     registry = registry or default_registry()
     library = library or MemoryLibrary(registry=registry)
     if isinstance(document.get("id"), str):
@@ -189,6 +192,7 @@ def publish(
                 author=author,
                 warnings=warnings,
                 before_commit=before_commit,
+                prompts_sha=prompts_sha,
             )
         except (IntegrityError, OperationalError):
             # SQLite: a concurrent publish took the version number or held the write lock
@@ -209,6 +213,7 @@ def _publish_once(
     author: str,
     warnings: list[Problem],
     before_commit: BeforeCommit | None,
+    prompts_sha: str = "",
 ) -> PublishResult:
     now = _now()
     new_versions: list[tuple[str, int]] = []
@@ -218,7 +223,7 @@ def _publish_once(
             # publishes are rare: serialise them, so version numbers never collide
             session.exec(text(f"SELECT pg_advisory_xact_lock({_PUBLISH_LOCK})"))
 
-        def store(doc: Mapping[str, Any], dependencies: dict[str, int]) -> int:
+        def store(doc: Mapping[str, Any], dependencies: dict[str, int], audio: str = "") -> int:
             text = _canonical(doc)
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
             latest = _latest(session, doc["id"])
@@ -226,6 +231,7 @@ def _publish_once(
                 latest is not None
                 and latest.sha256 == digest
                 and latest.dependencies == dependencies
+                and latest.prompts_sha == audio
             ):
                 return latest.version
             version = (latest.version + 1) if latest else 1
@@ -236,6 +242,7 @@ def _publish_once(
                     name=doc.get("name", ""),
                     document=text,
                     sha256=digest,
+                    prompts_sha=audio,
                     dependencies=dependencies,
                     message=message,
                     author=author,
@@ -250,7 +257,7 @@ def _publish_once(
             child_doc = library.documents[child]
             deps = {c: pinned[c] for c in _closure(library, child)}
             pinned[child] = store(child_doc, deps)
-        version = store(document, dict(pinned))
+        version = store(document, dict(pinned), prompts_sha)
         previous = _move_entry(
             session,
             entry=entry,

@@ -176,7 +176,8 @@ def test_create_read_save_with_revisions(clients):
     document["name"] = "改过的菜单"
     saved = ed.put("/api/flows/tiny", document, headers={"If-Match": '"1"'})
     assert saved.status_code == 200 and saved.headers["etag"] == '"2"'
-    assert saved.json()["document"]["name"] == "改过的菜单"
+    assert "document" not in saved.json() and saved.json()["revision"] == 2
+    assert ed.get("/api/flows/tiny").json()["document"]["name"] == "改过的菜单"
     listed = ed.get("/api/flows").json()["flows"]
     assert listed == [
         {

@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 
 from support.designer import auth_settings
+from support.prompts import FakeSpeaker
 
 from designer.auth import Users
 from designer.bootstrap import ensure_admin, load_example
 from designer.flows import Flows
 from nodes.registry import default_registry
+from prompts.library import PromptLibrary
 from runtime.store.publishing import entry_version
 
 ROOT = Path(__file__).parents[2]
@@ -36,14 +38,19 @@ def test_a_generated_password_is_returned_once(engine):
     assert users.login("admin", first.password or "")[0]
 
 
-def test_the_example_is_loaded_into_an_empty_database_only(engine, tmp_path):
+async def test_the_example_is_loaded_into_an_empty_database_only(engine, tmp_path):
     registry = default_registry()
-    assert load_example(engine, registry) == 1
+    speaker = FakeSpeaker()
+    assert await load_example(engine, registry, media=tmp_path, speaker=speaker) == 1
     info = entry_version(engine, "12329")
     assert info is not None and info.flow_id == "12329-main" and info.version == 1
     assert set(info.dependencies) == {"12329-auth", "12329-appointment"}
-    assert load_example(engine, registry) is None  # flows exist: untouched
-    assert load_example(engine, registry, tmp_path) is None  # no example files there
+    assert await load_example(engine, registry, speaker=speaker) is None  # flows exist
+    assert await load_example(engine, registry, tmp_path, speaker=speaker) is None  # no files
+    pins = PromptLibrary(engine, tmp_path).pinned("12329-main", 1)
+    assert {p["status"] for p in pins} == {"placeholder"}  # every prompt has audio
+    assert {"welcome", "main_menu"} <= {p["prompt_id"] for p in pins}
+    assert len(speaker.calls) == len(pins)
     assert {f["id"] for f in Flows(engine, registry).list()} == {
         "12329-main",
         "12329-auth",

@@ -4,6 +4,7 @@ and a client that signs in and sends the CSRF token like the browser does."""
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ def auth_settings(**overrides: Any) -> AuthSettings:
 
 def make_app(engine: Engine, **kw: Any) -> Starlette:
     kw.setdefault("auth", auth_settings())
+    if "media_dir" not in kw:  # never the repository's var/
+        kw["media_dir"] = tempfile.mkdtemp(prefix="ivrflow-test-media-")
     return create_app(engine, **kw)
 
 

@@ -39,6 +39,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -761,6 +762,7 @@ class FakeCall:
         record: RecordOutcome | Sequence[RecordOutcome] | None = None,
         prompts: Mapping[str, float] | Iterable[str] | None = None,
         missing_prompts: Iterable[str] = (),
+        sounds_dir: Path | None = None,
         playback_ms: float | tuple[float, float] | Callable[[str], float] = 3000,
         delay_ms: float | tuple[float, float] = 0,
         time_scale: float = 0.0,
@@ -837,6 +839,7 @@ class FakeCall:
         else:
             self.prompts = dict.fromkeys(prompts)
         self.missing_prompts = set(missing_prompts)
+        self.sounds_dir = sounds_dir
         self.playback_ms = playback_ms
         self.delay_ms = delay_ms
         self.time_scale = time_scale
@@ -1429,6 +1432,8 @@ class FakeCall:
     def _exists(self, name: str) -> bool:
         if name in self.missing_prompts:
             return False
+        if self.sounds_dir is not None:  # like Asterisk: a .wav or .sln there, at play time
+            return any((self.sounds_dir / f"{name}.{ext}").is_file() for ext in ("wav", "sln"))
         return self.prompts is None or name in self.prompts
 
     def _duration(self, name: str) -> float:

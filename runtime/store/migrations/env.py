@@ -8,6 +8,7 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import designer.models  # noqa: F401 - registers the tables for autogenerate/compare
+import prompts.models  # noqa: F401
 import runtime.store.models  # noqa: F401
 from runtime.store.db import database_url
 

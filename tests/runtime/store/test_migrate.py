@@ -14,6 +14,7 @@ from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session, SQLModel
 
 import designer.models  # noqa: F401 - the designer's tables are part of the metadata
+import prompts.models  # noqa: F401
 from designer.models import AuditEvent
 from runtime.store import models as runtime_models
 from runtime.store.db import make_engine
@@ -47,11 +48,11 @@ def test_migrations_go_down_to_nothing_and_up_again(engine):
 def test_a_database_made_before_migrations_is_adopted_with_its_data(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     old = make_engine(url, create=False)
-    runtime_tables = [
-        SQLModel.metadata.tables[name]
-        for name in ("flow_version", "entry", "entry_change", "call_record", "queue_leg")
-    ]
-    SQLModel.metadata.create_all(old, tables=runtime_tables)  # what session-1 builds made
+    # what builds before migrations made: the runtime's tables as of revision 0001, no
+    # alembic_version table
+    migrate(old, to=BASELINE)
+    with old.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
     now = datetime.now(UTC)
     with Session(old) as session:
         session.add(runtime_models.Entry(name="12329", flow_id="m", version=4, updated_at=now))

@@ -1,0 +1,30 @@
+"""The designer as an ASGI application built from the environment, for running several
+worker processes (``ivrflow serve --no-runtime --workers N``): each worker builds its own
+app on the same database. Sessions, throttling and drafts live in the database, so any worker
+can answer any request."""
+
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+
+from designer.app import create_app
+from designer.bootstrap import default_auth
+from runtime.store.db import make_engine
+
+__all__ = ["app_from_env"]
+
+
+def app_from_env() -> Starlette:
+    engine = make_engine(os.environ.get("IVRFLOW_DATABASE_URL"))
+    from prompts.engines import default_converter, default_speaker
+
+    media = os.environ.get("IVRFLOW_MEDIA_DIR", "var/media")
+    return create_app(
+        engine,
+        auth=default_auth(),
+        media_dir=media,
+        converter=default_converter(os.path.join(media, "work")),
+        speaker=default_speaker(os.path.join(media, "tts-cache")),
+    )

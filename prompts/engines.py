@@ -1,0 +1,48 @@
+"""The default audio engines of the prompt library: uploads converted by
+:mod:`prompts.audio` (ffmpeg, hardened), placeholders spoken by :mod:`prompts.tts` (edge-tts
+online, espeak-ng offline) through an on-disk cache."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from prompts.library import Converted, Converter, Speaker, Spoken
+from prompts.tts import TtsCache, default_tts
+
+__all__ = ["default_converter", "default_speaker"]
+
+
+def default_speaker(cache_dir: Path | str) -> Speaker:
+    cache = TtsCache(Path(cache_dir), default_tts())
+
+    async def speak(text: str, language: str) -> Spoken:
+        speech = await cache.get_or_make(text, language)
+        wav = await asyncio.to_thread(speech.path.read_bytes)
+        return Spoken(
+            wav=wav, duration_ms=speech.duration_ms, engine=speech.engine, voice=speech.voice
+        )
+
+    return speak
+
+
+def default_converter(workdir: Path | str) -> Converter:
+    """Uploads → 8 kHz WAV through :func:`prompts.audio.convert_upload`; the library keeps the
+    audio itself (in the database), so the converter's files are removed at once."""
+    from prompts.audio import AudioLimits, ConvertOptions, convert_upload
+
+    work = Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    options = ConvertOptions(formats=("wav",), durable=False)
+
+    async def convert(data: bytes) -> Converted:
+        result = await convert_upload(data, limits=AudioLimits(), options=options, workdir=work)
+        try:
+            return Converted(
+                wav=result.wav, duration_ms=result.duration_ms, format=str(result.format)
+            )
+        finally:
+            for path in result.files.values():
+                path.unlink(missing_ok=True)
+
+    return convert
