@@ -247,7 +247,7 @@ def machine_busy_s() -> float:
 class Designer:
     """``ivrflow serve --no-runtime`` as a child process, its output in a log file."""
 
-    def __init__(self, url: str, log_path: Path, admin_password: str) -> None:
+    def __init__(self, url: str, log_path: Path, admin_password: str, workers: int = 1) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -271,6 +271,10 @@ class Designer:
             url,
             "--log-level",
             "warning",
+            "--workers",
+            str(workers),
+            "--media",
+            str(log_path.parent / "media"),
         ]
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(
@@ -852,7 +856,7 @@ def run_database(label: str, url: str, tmp: Path, opts: argparse.Namespace) -> d
 def run_designer(label: str, url: str, tmp: Path, opts: argparse.Namespace) -> dict[str, Any]:
     admin_password = secrets.token_urlsafe(16)
     log_path = tmp / f"designer-{label}.log"
-    designer = Designer(url, log_path, admin_password)
+    designer = Designer(url, log_path, admin_password, opts.workers)
     try:
         result = asyncio.run(drive(designer, url, admin_password, opts))
     except BaseException:
@@ -982,6 +986,9 @@ def main() -> int:
         help="database on that server to reset and use ('' = the URL's own database)",
     )
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="designer worker processes (ivrflow serve --workers)"
+    )
     parser.add_argument(
         "--profile",
         nargs="?",
