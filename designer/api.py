@@ -7,10 +7,12 @@ revision the edit started from; a stale save gets 409 (both sides kept).
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -29,6 +31,8 @@ from runtime.validate import ValidationResult, validate_text
 
 __all__ = ["routes"]
 
+log = logging.getLogger("ivrflow.designer")
+
 
 # -- request bodies ---------------------------------------------------------------------------
 class LoginBody(BaseModel):
@@ -42,6 +46,10 @@ class PublishBody(BaseModel):
     base_revision: int | None = Field(
         default=None, description="the draft revision the user reviewed; 409 if it moved on"
     )
+
+
+class ExitsBody(BaseModel):
+    config: dict[str, Any] = Field(default_factory=dict, description="the node's config")
 
 
 class RollbackBody(BaseModel):
@@ -107,8 +115,29 @@ def _validation(result: ValidationResult) -> dict[str, Any]:
     }
 
 
-def _draft_response(view: dict[str, Any], status: int = 200) -> Response:
-    return JSONResponse(view, status_code=status, headers={"ETag": _etag(view["revision"])})
+async def _placeholders_after_save(services: Any, flow_id: str) -> None:
+    """Every prompt without audio gets a TTS placeholder soon after a save (after the
+    response is sent), so a test call or a publish finds them ready."""
+    try:
+        documents = await run_in_threadpool(services.flows.closure, flow_id)
+        uses = prompt_uses(documents.values(), services.registry)
+        made = await services.prompts.ensure_placeholders(uses)
+        if made["failed"]:
+            log.info("placeholders for %s: %d failed", flow_id, len(made["failed"]))
+    except Exception:  # never fail the save over it; publishing tries again
+        log.exception("making placeholders for %s", flow_id)
+
+
+def _draft_response(view: dict[str, Any], status: int = 200, services: Any = None) -> Response:
+    background = (
+        BackgroundTask(_placeholders_after_save, services, view["id"]) if services else None
+    )
+    return JSONResponse(
+        view,
+        status_code=status,
+        headers={"ETag": _etag(view["revision"])},
+        background=background,
+    )
 
 
 # -- session ------------------------------------------------------------------------------------
@@ -188,6 +217,36 @@ def node_types(ctx: Context) -> dict[str, Any]:
     }
 
 
+@api("flows.read", body=ExitsBody, tag="meta", responses={404: "unknown node type"})
+def node_type_exits(ctx: Context) -> dict[str, Any]:
+    """A node's exits for a config (menu keys, branch rules…), with their zh/en titles.
+
+    The config need not be complete: defaults are filled in; when the type cannot compute
+    exits from it, its static exits are returned with ``computed: false``."""
+    node_type = ctx.path("node_type")
+    cls = ctx.services.registry.get(node_type)
+    if cls is None:
+        raise ApiError(
+            404, "node_type.unknown", f"没有节点类型 {node_type}", f"no node type {node_type}"
+        )
+    config = cls.with_defaults(ctx.body(ExitsBody).config)
+    computed = True
+    try:
+        exits = [str(e) for e in cls.exits_for(config)]
+        titles = {e: cls.exit_title(e, config) for e in exits}
+    except Exception:  # a plugin's exits_for on a half-filled config: show the static exits
+        computed = False
+        exits = list(cls.exits)
+        titles = {e: cls.exit_title(e) for e in exits}
+    return {
+        "type": cls.type,
+        "exits": exits,
+        "exit_titles": titles,
+        "computed": computed,
+        "config_valid": not cls.config_errors(config),
+    }
+
+
 @api("flows.read", tag="meta")
 def flow_document_schema(ctx: Context) -> dict[str, Any]:
     """The flow document's JSON Schema (2020-12)."""
@@ -205,7 +264,7 @@ def list_flows(ctx: Context) -> dict[str, Any]:
 def create_flow(ctx: Context) -> Response:
     """Create a flow from a flow document (it may still have problems; publishing checks)."""
     view = ctx.services.flows.create(ctx.flow_document().data, ctx.actor)
-    return _draft_response(view, 201)
+    return _draft_response(view, 201, ctx.services)
 
 
 @api("flows.read", tag="flows")
@@ -227,7 +286,7 @@ def save_flow(ctx: Context) -> Response:
     saved = ctx.services.flows.save(
         ctx.path("flow_id"), parsed.data, base, ctx.actor, text=parsed.text
     )
-    return _draft_response(saved)
+    return _draft_response(saved, services=ctx.services)
 
 
 @api("flows.write", tag="flows", responses={409: "live on an entry"})
@@ -256,7 +315,10 @@ def validate_flow(ctx: Context) -> dict[str, Any]:
     library = flows.library()
     if parsed.data.get("id") == flow_id:
         library.add(parsed.data)
-    return _validation(validate_text(parsed, registry=ctx.services.registry, library=library))
+    catalogue = ctx.services.prompts.catalogue(parsed.data)
+    return _validation(
+        validate_text(parsed, registry=ctx.services.registry, library=library, catalogue=catalogue)
+    )
 
 
 @api("flows.publish", body=PublishBody, tag="publishing", responses={409: "stale", 422: "errors"})
@@ -275,7 +337,7 @@ async def publish_flow(ctx: Context) -> dict[str, Any]:
     policy = await run_in_threadpool(prompts.policy, body.entry)
     states = await run_in_threadpool(prompts.describe, uses)
     if policy["require_approved"]:
-        waiting = [i for i in states if i["status"] != "approved"]
+        waiting = [i for i in states if i["status"] not in ("approved", "dynamic")]
         if waiting:
             raise ApiError(
                 422,
@@ -511,6 +573,7 @@ routes: list[BaseRoute] = [
     Route("/api/session", session_info, methods=["GET"]),
     Route("/api/session/password", change_own_password, methods=["POST"]),
     Route("/api/node-types", node_types, methods=["GET"]),
+    Route("/api/node-types/{node_type}/exits", node_type_exits, methods=["POST"]),
     Route("/api/schema/flow", flow_document_schema, methods=["GET"]),
     Route("/api/flows", list_flows, methods=["GET"]),
     Route("/api/flows", create_flow, methods=["POST"]),

@@ -84,19 +84,16 @@ def create_app(
     lengths and input time-outs of browser test calls (tests make them fast)."""
     registry = registry or default_registry()
     auth = auth or AuthSettings()
+    prompts = PromptLibrary(
+        engine, Path(media_dir), converter=converter, speaker=speaker, registry=registry
+    )
     services = Services(
         engine=engine,
         registry=registry,
         users=Users(engine, auth),
-        flows=Flows(engine, registry),
+        flows=Flows(engine, registry, catalogue_for=prompts.catalogue),
         auth=auth,
-        prompts=PromptLibrary(
-            engine,
-            Path(media_dir),
-            converter=converter,
-            speaker=speaker,
-            registry=registry,
-        ),
+        prompts=prompts,
     )
 
     @asynccontextmanager

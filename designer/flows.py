@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from designer import audit
 from designer.models import DraftConflict, FlowDraft
 from designer.problems import ApiError
 from nodes.registry import Registry, default_registry
+from prompts.catalogue import PromptCatalogue
 from runtime.document import FlowText, UnusableFlow, load_flow_bytes
 from runtime.library import MemoryLibrary
 from runtime.store import publishing
@@ -91,9 +92,16 @@ def _not_found(flow_id: str) -> ApiError:
 
 
 class Flows:
-    def __init__(self, engine: Engine, registry: Registry | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        registry: Registry | None = None,
+        catalogue_for: Callable[[Mapping[str, Any]], PromptCatalogue] | None = None,
+    ) -> None:
         self.engine = engine
         self.registry = registry or default_registry()
+        self.catalogue_for = catalogue_for
+        """The prompt catalogue a document is validated against (the prompt library)."""
 
     # -- reading ----------------------------------------------------------------------------
     def list(self) -> list[dict[str, Any]]:
@@ -434,7 +442,8 @@ class Flows:
             document = library.documents[flow_id]
         elif _flow_id_ok(document.get("id")):
             library.add(document)
-        return validate(document, registry=self.registry, library=library)
+        catalogue = self.catalogue_for(document) if self.catalogue_for else None
+        return validate(document, registry=self.registry, library=library, catalogue=catalogue)
 
     def publish(
         self,
@@ -495,6 +504,7 @@ class Flows:
                 registry=self.registry,
                 before_commit=audit_it,
                 prompts_sha=prompts_sha,
+                catalogue_for=self.catalogue_for,
             )
         except publishing.PublishRejected as exc:
             which = exc.flow_id or flow_id

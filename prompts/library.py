@@ -29,6 +29,7 @@ from prompts.catalogue import PromptCatalogue, PromptStatus, _by_primary
 from prompts.models import AudioBlob, EntryPolicy, PromptVariant, VariantStatus, VersionPrompt
 from prompts.say import prompt_set
 from runtime.store.models import db_time
+from runtime.template import PLACEHOLDER_RE
 
 __all__ = [
     "Converted",
@@ -85,6 +86,8 @@ class PromptUse:
     used_by: list[dict[str, str]] = field(default_factory=list)
     """``{"flow": id, "node": id}`` for each node that plays it."""
     number_set: bool = False
+    dynamic: bool = False
+    """The script has ``{{variables}}``: spoken by TTS at run time, never recorded."""
 
 
 def _languages(document: Mapping[str, Any]) -> list[str]:
@@ -132,6 +135,7 @@ def prompt_uses(
                         (ref.value, language), PromptUse(ref.value, language, text)
                     )
                     use.text = use.text or text
+                    use.dynamic = bool(use.text and PLACEHOLDER_RE.search(use.text))
                     where = {"flow": str(document.get("id", "")), "node": str(node_id)}
                     if where not in use.used_by:
                         use.used_by.append(where)
@@ -258,13 +262,10 @@ class PromptLibrary:
     @staticmethod
     def _describe(use: PromptUse | None, variant: PromptVariant | None, key: Key) -> dict[str, Any]:
         text = use.text if use else None
-        status = (
-            variant.status
-            if variant and variant.audio_sha
-            else ("placeholder" if text else "missing")
-        )
-        if variant is None and text:
-            status = "missing"  # no audio yet: a placeholder will be made
+        # no audio yet = missing (with script text, a placeholder can still be made)
+        status = variant.status if variant and variant.audio_sha else "missing"
+        if use is not None and use.dynamic:
+            status = "dynamic"  # spoken by TTS at run time
         outdated = bool(
             variant
             and variant.source == "upload"
@@ -311,7 +312,7 @@ class PromptLibrary:
         return [
             item
             for item in self.describe(uses)
-            if item["status"] != VariantStatus.APPROVED or item["outdated"]
+            if item["status"] not in (VariantStatus.APPROVED, "dynamic") or item["outdated"]
         ]
 
     # -- placeholders ------------------------------------------------------------------------
@@ -323,6 +324,7 @@ class PromptLibrary:
             use
             for key, use in uses.items()
             if use.text
+            and not use.dynamic
             and (
                 key not in statuses or (statuses[key][0] == "tts" and statuses[key][1] != use.text)
             )
@@ -513,7 +515,9 @@ class PromptLibrary:
         plan = []
         for key in sorted(uses):
             variant = variants.get(key)
-            if variant is not None and variant.audio_sha:
+            if uses[key].dynamic:
+                plan.append((key[0], key[1], None, "dynamic"))
+            elif variant is not None and variant.audio_sha:
                 plan.append((key[0], key[1], variant.audio_sha, variant.status))
             else:
                 plan.append((key[0], key[1], None, "missing"))

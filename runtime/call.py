@@ -58,11 +58,15 @@ class CallerHangup(Exception):
 @dataclass(frozen=True, slots=True)
 class Prompt:
     """One prompt to play: a prompt id from the library plus the script text in the call's
-    language (what the simulator shows and what a TTS placeholder would say)."""
+    language (what the simulator shows and what a TTS placeholder would say).
+
+    ``dynamic``: the script has ``{{variables}}``; ``text`` is rendered for this call, and on
+    Asterisk it is spoken by TTS at run time (cached) instead of a recorded file."""
 
     id: str
     text: str = ""
     language: str = ""
+    dynamic: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -294,6 +294,13 @@ def cmd_runtime(args: argparse.Namespace) -> int:
         ami_host, ami_port = args.ami
         ami = AmiClient(ami_host, ami_port, args.ami_user, secret)
     engine = make_engine(args.database)
+    sounds = speech = None
+    if args.sounds:
+        from prompts.delivery import SoundsDir
+        from prompts.engines import runtime_speech
+
+        sounds = SoundsDir(args.sounds, engine)
+        speech = runtime_speech(args.sounds)
     service = RuntimeService(
         engine,
         host=host,
@@ -301,6 +308,8 @@ def cmd_runtime(args: argparse.Namespace) -> int:
         drain_s=args.drain,
         dial_template=args.dial_template,
         ami=ami,
+        sounds=sounds,
+        speech=speech,
     )
     logging.getLogger("ivrflow.runtime").info(
         "database %s", database_url(args.database).split("@")[-1]
@@ -512,7 +521,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from designer.auth import Users
     from designer.bootstrap import default_auth, ensure_admin, load_example
     from prompts.delivery import SoundsDir
-    from prompts.engines import default_converter, default_speaker
+    from prompts.engines import default_converter, default_speaker, runtime_speech
     from runtime.service import RuntimeService
     from runtime.store.db import database_url, make_engine
 
@@ -543,6 +552,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=agi_host,
             port=agi_port,
             sounds=SoundsDir(args.sounds, engine),
+            speech=runtime_speech(args.sounds),
         )
     host, port = args.listen
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
@@ -845,6 +855,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Asterisk AMI for queue events (secret in $IVRFLOW_AMI_SECRET)",
     )
     p.add_argument("--ami-user", default="ivrflow")
+    p.add_argument(
+        "--sounds",
+        help="Asterisk's sounds directory: deliver each version's prompts there and play "
+        "them from its own folder (else prompts play as ivrflow/LANG/ID)",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=cmd_runtime)
 

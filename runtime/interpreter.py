@@ -42,6 +42,7 @@ from runtime.call import (
 )
 from runtime.clock import Clock, SystemClock, zone
 from runtime.flow import Flow, FlowLibrary, NodeSpec, Settings
+from runtime.template import PLACEHOLDER_RE, render
 from runtime.trace import MASK, Outcome, Step, Trace
 
 __all__ = [
@@ -222,6 +223,8 @@ class FlowCall:
                 (t for tag, t in texts.items() if tag.split("-")[0] == language.split("-")[0]),
                 "",
             )
+        if "{{" in text and PLACEHOLDER_RE.search(text):
+            return Prompt(prompt_id, render(text, self._vars), language, dynamic=True)
         return Prompt(prompt_id, text, language)
 
     def _prompts(self, prompt_ids: Sequence[str]) -> list[Prompt]:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 
 from nodes.registry import Registry, default_registry
-from runtime.agi.channel import AgiChannel
+from runtime.agi.channel import AgiChannel, Speech
 from runtime.agi.protocol import AgiConnection
 from runtime.agi.server import FastAgiServer
 from runtime.ami import AmiClient, QueueTracker
@@ -94,11 +94,13 @@ class RuntimeService:
         entry_cache_s: float = 1.0,
         ami: AmiClient | None = None,
         sounds: SoundsDir | None = None,
+        speech: Speech | None = None,
     ) -> None:
         """``sounds``: deliver each version's prompts into Asterisk's sounds directory and play
         them from the version's own folder (else prompts play as ``sound(prompt)`` names)."""
         self.engine = engine
         self.sounds = sounds
+        self.speech = speech
         self._delivering: dict[tuple[str, int], asyncio.Task[int]] = {}
         self.registry = registry or default_registry()
         self.resources = dict(resources or {})
@@ -293,6 +295,7 @@ class RuntimeService:
             conn,
             env,
             sound=sound,
+            speech=self.speech,
             dial_template=self.dial_template,
             queue_observer=self._queue_result if self.queue_tracker else None,
         )

@@ -91,6 +91,10 @@ def _shown(words: tuple[object, ...]) -> str:
     return command(*words)
 
 
+Speech = Callable[[Prompt], Awaitable[str | None]]
+"""Speaks a dynamic prompt (its text rendered for the call): the sound file name to play."""
+
+
 def default_sound(prompt: Prompt) -> str:
     """The Asterisk sound file of a prompt: ``ivrflow/<language>/<id>``."""
     return f"ivrflow/{prompt.language}/{prompt.id}" if prompt.language else f"ivrflow/{prompt.id}"
@@ -134,6 +138,7 @@ class AgiChannel:
         min_record_s: float = 0.5,
         log_size: int = 500,
         queue_observer: QueueObserver | None = None,
+        speech: Speech | None = None,
     ) -> None:
         if "," in dial_template or "{number}" not in dial_template:
             raise ValueError("dial_template must contain {number} and no comma")
@@ -157,6 +162,7 @@ class AgiChannel:
         self.max_call_s = max_call_s
         self.min_record_s = min_record_s
         self.queue_observer = queue_observer
+        self.speech = speech
         self.missing_prompts: list[str] = []
         self._log: deque[tuple[tuple[object, ...], int, float]] = deque(maxlen=log_size)
         self.hung_up_by_flow = False
@@ -234,7 +240,12 @@ class AgiChannel:
         escape = DTMF_KEYS if barge_in else ""
         for prompt in prompts:
             self._check()
-            name = self.sound(prompt)
+            name = None
+            if prompt.dynamic and self.speech is not None:
+                name = await self.speech(prompt)  # None: TTS failed; the file is then missing
+                self._check()
+            if name is None:
+                name = self.sound(prompt)
             reply = await self._send(
                 "STREAM FILE", name, escape, timeout_s=self.media_timeout_s, secret=secret
             )

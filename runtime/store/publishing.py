@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from nodes.registry import Registry, default_registry
+from prompts.catalogue import PromptCatalogue
 from runtime.flow import Flow
 from runtime.library import MemoryLibrary
 from runtime.problems import Problem, Severity
@@ -160,23 +161,32 @@ def publish(
     registry: Registry | None = None,
     before_commit: BeforeCommit | None = None,
     prompts_sha: str = "",
+    catalogue_for: Callable[[Mapping[str, Any]], PromptCatalogue] | None = None,
 ) -> PublishResult:
     """Validate ``document`` (and the sub-flows it calls, found in ``library``), store new
     versions where documents changed and point ``entry`` at the main flow's version.
     ``before_commit(session, result)`` may add rows (an audit event) to the same transaction.
     ``prompts_sha`` fingerprints the prompt audio published with it: a main flow whose
-    document is unchanged still gets a new version when its audio changed."""
+    document is unchanged still gets a new version when its audio changed. ``catalogue_for``
+    gives the prompt catalogue to validate each document against (the prompt library)."""
     registry = registry or default_registry()
     library = library or MemoryLibrary(registry=registry)
     if isinstance(document.get("id"), str):
         library.add(dict(document))
-    result = validate(document, registry=registry, library=library)
+
+    def catalogue(doc: Mapping[str, Any]) -> PromptCatalogue | None:
+        return catalogue_for(doc) if catalogue_for is not None else None
+
+    result = validate(document, registry=registry, library=library, catalogue=catalogue(document))
     flow_id = str(document.get("id", ""))
     if not result.ok:
         raise PublishRejected(result.problems, flow_id)
     children = _closure(library, flow_id)
     for child in children:
-        child_result = validate(library.documents[child], registry=registry, library=library)
+        child_doc = library.documents[child]
+        child_result = validate(
+            child_doc, registry=registry, library=library, catalogue=catalogue(child_doc)
+        )
         if not child_result.ok:
             raise PublishRejected(child_result.problems, child)
     warnings = [p for p in result.problems if p.severity is Severity.WARNING]

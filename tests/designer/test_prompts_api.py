@@ -6,6 +6,10 @@ sees those names)."""
 from __future__ import annotations
 
 import asyncio
+import io
+import shutil
+import subprocess
+import wave
 
 import pytest
 from starlette.testclient import TestClient
@@ -61,13 +65,11 @@ def test_every_prompt_gets_a_placeholder_then_recordings_replace_them(users, spe
     listed = ed.get("/api/prompts?flow=tiny").json()["prompts"]
     menu = next(i for i in listed if i["prompt_id"] == "menu")
     assert menu["text"] == "请按1或2。" and menu["used_by"] == [{"flow": "tiny", "node": "menu"}]
-    assert set(_status(ed).values()) == {"missing"}
     assert any(i["prompt_id"] == "say/zh/1" and i["number_set"] for i in listed)
-
-    made = ed.post("/api/flows/tiny/placeholders").json()
-    assert made["failed"] == [] and len(made["made"]) == len(listed)
+    # made right after the flow was saved, without anyone asking
     assert _status(ed) == dict.fromkeys(FLOW_PROMPTS, "placeholder")
-    assert ed.post("/api/flows/tiny/placeholders").json()["made"] == []  # nothing new
+    assert len(speaker.calls) == len(listed)
+    assert ed.post("/api/flows/tiny/placeholders").json() == {"made": [], "failed": []}
     wav = ed.get("/api/prompts/zh-CN/menu/audio")
     assert wav.headers["content-type"] == "audio/wav" and wav.content.startswith(b"RIFF")
 
@@ -113,13 +115,14 @@ def test_roles_and_bad_uploads(users):
     no_recording = rec.post("/api/prompts/zh-CN/thanks/approval", {"approved": True})
     assert no_recording.status_code == 409 and no_recording.json()["code"] == "prompt.not_recorded"
     assert ed.get("/api/prompts/zh-CN/ghost/audio").status_code == 404
-    assert _status(ed)["menu"] == "missing"  # nothing half-written
+    assert _status(ed)["menu"] == "placeholder"  # the bad uploads changed nothing
 
 
 def test_publish_pins_audio_and_the_entry_policy_can_require_approval(users):
     ed, pub, rec, admin = users["ed"], users["pub"], users["rec"], users["admin"]
     first = pub.post("/api/flows/tiny/publish", {"entry": "12329"}).json()
-    assert first["prompts"]["placeholders_made"] > 0 and first["prompts"]["without_audio"] == []
+    # the placeholders were made after the flow was saved: none were missing at publish
+    assert first["prompts"] == {"placeholders_made": 0, "tts_failed": [], "without_audio": []}
     pinned = ed.get("/api/flows/tiny/versions/1/prompts").json()["prompts"]
     menu_pin = next(p for p in pinned if p["prompt_id"] == "menu")
     assert menu_pin["status"] == "placeholder"
@@ -198,3 +201,119 @@ def test_the_runtime_plays_each_version_from_its_own_folder(engine, tmp_path, sp
         assert (sounds / "ivrflow/tiny/v1/zh-CN/menu.wav").read_bytes() == v1_menu  # untouched
         assert not [p for p in (sounds / "ivrflow/tiny").iterdir() if p.name.startswith(".")]
         pub.close()
+
+
+def _dynamic_flow() -> dict:
+    flow = tiny_flow(key2="other")
+    flow["variables"] = {"branch": {"type": "string", "default": "福田网点"}}
+    flow["prompts"]["other"] = {"text": {"zh-CN": "您预约的是{{branch}}，谢谢。"}}
+    return flow
+
+
+class _FakeTts:
+    name = "fake"
+    audio_format = "wav"
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def available(self) -> bool:
+        return True
+
+    def resolve_voice(self, language: str, voice: str | None) -> str:
+        return "v"
+
+    async def synthesize(self, text: str, *, language: str, voice: str | None) -> bytes:
+        self.texts.append(text)
+        return tone_wav(150)
+
+
+def test_dynamic_prompts_are_spoken_at_run_time_never_recorded(engine, tmp_path, speaker):
+    from prompts.engines import runtime_speech
+
+    sounds = tmp_path / "sounds"
+    tts = _FakeTts()
+    runtime = RuntimeService(
+        engine,
+        port=0,
+        entry_cache_s=0,
+        drain_s=2,
+        sounds=SoundsDir(sounds, engine),
+        speech=runtime_speech(sounds, tts=tts),
+    )
+    app = make_app(
+        engine, media_dir=tmp_path / "m", converter=fake_converter, speaker=speaker, runtime=runtime
+    )
+    add_user(app, "pub", "editor", "publisher", "recorder")
+    with TestClient(app):
+        pub = ApiClient(app, "pub")
+        pub.post("/api/flows", _dynamic_flow())
+        listed = {i["prompt_id"]: i for i in pub.get("/api/prompts?flow=tiny").json()["prompts"]}
+        assert listed["other"]["status"] == "dynamic"
+        published = pub.post("/api/flows/tiny/publish", {"entry": "12329"}).json()
+        assert all(text != "您预约的是{{branch}}，谢谢。" for text, _ in speaker.calls)
+        assert published["prompts"]["without_audio"] == []
+        worklist = pub.get("/api/flows/tiny/worklist").json()["worklist"]
+        assert "other" not in {i["prompt_id"] for i in worklist}  # nothing to record
+        result = asyncio.run(FakeCall(runtime.port, keys="2", sounds_dir=sounds, timeout=20).run())
+        assert result.error is None and result.missing == []
+        assert tts.texts == ["您预约的是福田网点，谢谢。"]  # rendered for this call
+        [spoken] = [name for name in result.played if name.startswith("ivrflow/tts/")]
+        assert (sounds / f"{spoken}.wav").is_file()
+        again = asyncio.run(FakeCall(runtime.port, keys="2", sounds_dir=sounds, timeout=20).run())
+        assert spoken in again.played and len(tts.texts) == 1  # cached
+        pub.close()
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_a_real_mp3_upload_becomes_asterisk_audio(engine, tmp_path, speaker):
+    from prompts.engines import default_converter
+
+    mp3 = tmp_path / "take.mp3"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=2",
+            "-ac",
+            "2",
+            "-ar",
+            "44100",
+            str(mp3),
+        ],
+        check=True,
+    )
+    app = make_app(
+        engine,
+        media_dir=tmp_path / "media",
+        converter=default_converter(tmp_path / "work"),
+        speaker=speaker,
+    )
+    add_user(app, "rec", "recorder")
+    rec = ApiClient(app, "rec")
+    body = _upload(rec, "menu", mp3.read_bytes(), name="take.wav").json()  # the name lies
+    assert body["status"] == "recorded" and 1900 <= body["duration_ms"] <= 2100
+    wav = rec.get("/api/prompts/zh-CN/menu/audio").content
+    with wave.open(io.BytesIO(wav)) as reader:
+        assert (reader.getframerate(), reader.getnchannels(), reader.getsampwidth()) == (8000, 1, 2)
+    original = rec.get("/api/prompts/zh-CN/menu/audio?original=1")
+    assert original.content == mp3.read_bytes()
+    assert 'filename="menu.mp3"' in original.headers["content-disposition"]  # sniffed: mp3
+    assert list((tmp_path / "work").iterdir()) == []  # nothing left behind
+    rec.close()
+
+
+def test_a_recorded_prompt_needs_no_script_in_the_flow(users):
+    ed, rec = users["ed"], users["rec"]
+    flow = tiny_flow(key2="other")
+    flow["nodes"]["other"]["config"]["prompts"] = ["studio_only"]  # declared nowhere
+    assert "prompt.missing" in {
+        p["code"] for p in ed.post("/api/flows/tiny/validate", flow).json()["problems"]
+    }
+    assert _upload(rec, "studio_only", tone_wav()).status_code == 200
+    result = ed.post("/api/flows/tiny/validate", flow).json()
+    assert "prompt.missing" not in {p["code"] for p in result["problems"]}

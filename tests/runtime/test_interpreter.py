@@ -363,3 +363,31 @@ async def test_step_observer_sees_every_step_as_it_begins_sub_flows_included(cap
     # without an observer nothing changes
     plain = await Interpreter(library=library).run(library.get("obs-parent"), SimulatedChannel(""))
     assert plain.path == trace.path
+
+
+async def test_a_prompt_with_variables_is_rendered_for_the_call_and_marked_dynamic():
+    from nodes.core.play import Play
+    from runtime.call import Prompt
+    from runtime.testing import make_flow
+
+    seen: list[Prompt] = []
+
+    class Recorder(SimulatedChannel):
+        async def play(self, prompts, *, barge_in=True):
+            seen.extend(prompts)
+            return await super().play(prompts, barge_in=barge_in)
+
+    flow = make_flow(
+        Play,
+        {"prompts": ["greet", "plain"]},
+        prompts={
+            "greet": {"text": {"zh-CN": "您好，{{name}}先生"}},
+            "plain": {"text": {"zh-CN": "欢迎"}},
+        },
+        variables={"name": {"type": "string", "default": "王"}},
+    )
+    await Interpreter().run(flow, Recorder(""))
+    assert [(p.id, p.text, p.dynamic) for p in seen] == [
+        ("greet", "您好，王先生", True),
+        ("plain", "欢迎", False),
+    ]
