@@ -64,10 +64,14 @@ def worklist(ctx: Context) -> dict[str, Any]:
 
 @api("flows.read", tag="prompts")
 def version_prompts(ctx: Context) -> dict[str, Any]:
-    """The audio a published version plays, pinned when it was published."""
+    """The audio a published version plays, pinned when it was published (``?pending=1``:
+    only what was not an approved recording then — that version's worklist)."""
     flow_id, version = ctx.path("flow_id"), int(ctx.path("version"))
     ctx.services.flows.version_document(flow_id, version)  # 404 for an unknown version
-    return {"prompts": ctx.services.prompts.pinned(flow_id, version)}
+    pinned = ctx.services.prompts.pinned(flow_id, version)
+    if ctx.query("pending") == "1":
+        pinned = [p for p in pinned if p["status"] not in ("approved", "dynamic")]
+    return {"prompts": pinned}
 
 
 @api("flows.write", tag="prompts")

@@ -131,6 +131,8 @@ def test_publish_pins_audio_and_the_entry_policy_can_require_approval(users):
     again = ed.get("/api/flows/tiny/versions/1/prompts").json()["prompts"]
     assert next(p for p in again if p["prompt_id"] == "menu") == menu_pin
     assert ed.get(f"/api/audio/{menu_pin['audio_sha']}").content.startswith(b"RIFF")
+    pending = ed.get("/api/flows/tiny/versions/1/prompts?pending=1").json()["prompts"]
+    assert {p["prompt_id"] for p in pending} >= FLOW_PROMPTS
 
     assert admin.put("/api/entries/12329/policy", {"require_approved": True}).status_code == 200
     assert pub.put("/api/entries/12329/policy", {"require_approved": False}).status_code == 403
@@ -147,6 +149,8 @@ def test_publish_pins_audio_and_the_entry_policy_can_require_approval(users):
     assert second.status_code == 200, second.text
     pins = ed.get(f"/api/flows/tiny/versions/{second.json()['version']}/prompts").json()
     assert {p["status"] for p in pins["prompts"]} == {"approved"}
+    version = second.json()["version"]
+    assert ed.get(f"/api/flows/tiny/versions/{version}/prompts?pending=1").json()["prompts"] == []
 
 
 def test_a_tts_failure_is_reported_not_fatal(engine, tmp_path):
