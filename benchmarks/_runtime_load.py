@@ -18,6 +18,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 HOST = "127.0.0.1"
@@ -270,6 +271,25 @@ def _profile(action: str) -> str:
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("tottime").print_stats(30)
     stats.sort_stats("cumulative").print_stats(40)
+    by_file: dict[str, float] = {}
+    for (filename, _line, _name), row in stats.stats.items():  # type: ignore[attr-defined]
+        key = filename.split("/site-packages/")[-1].split("/lib/python3")[-1]
+        key = key.replace(str(Path(__file__).resolve().parents[1]) + "/", "")
+        by_file[key] = by_file.get(key, 0.0) + row[2]
+    ours = sorted(
+        (
+            (row[2], f"{fn.split('/')[-1]}:{line}({name}) x{row[1]}")
+            for (fn, line, name), row in stats.stats.items()
+            if "/work/main/runtime" in fn
+        ),  # type: ignore[attr-defined]
+        reverse=True,
+    )[:25]
+    out.write("\nour functions by internal time\n")
+    for seconds, label in ours:
+        out.write(f"{seconds * 1000:9.1f} ms  {label}\n")
+    out.write("\ninternal time by file\n")
+    for name, seconds in sorted(by_file.items(), key=lambda kv: -kv[1])[:25]:
+        out.write(f"{seconds * 1000:9.1f} ms  {name}\n")
     return out.getvalue()
 
 
