@@ -102,6 +102,7 @@ class Flows:
         self.registry = registry or default_registry()
         self.catalogue_for = catalogue_for
         """The prompt catalogue a document is validated against (the prompt library)."""
+        self._shas: dict[tuple[str, int, Any], str] = {}
 
     # -- reading ----------------------------------------------------------------------------
     def list(self) -> list[dict[str, Any]]:
@@ -134,7 +135,7 @@ class Flows:
                 version, sha = latest.get(draft.flow_id, (None, None))
                 if version is None:
                     status = "unpublished"
-                elif sha == _sha(canonical(json.loads(draft.document))):
+                elif sha == self._draft_sha(draft):
                     status = "published"
                 else:
                     status = "modified"
@@ -151,6 +152,18 @@ class Flows:
                     }
                 )
             return listed
+
+    def _draft_sha(self, draft: FlowDraft) -> str:
+        """The canonical hash of a draft (what publishing compares), kept per revision: the
+        flow list asks for every flow, and a 500-node draft takes milliseconds to hash."""
+        key = (draft.flow_id, draft.revision, draft.updated_at)
+        cached = self._shas.get(key)
+        if cached is None:
+            cached = _sha(canonical(json.loads(draft.document)))
+            if len(self._shas) > 10_000:
+                self._shas.clear()
+            self._shas[key] = cached
+        return cached
 
     def _draft(self, session: Session, flow_id: str) -> FlowDraft:
         draft = session.get(FlowDraft, flow_id)
