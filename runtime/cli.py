@@ -520,6 +520,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from designer.app import create_app
     from designer.auth import Users
     from designer.bootstrap import default_auth, ensure_admin, load_example
+    from designer.flows import Flows
     from prompts.delivery import SoundsDir
     from prompts.engines import default_converter, default_speaker, runtime_speech
     from runtime.service import RuntimeService
@@ -542,6 +543,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     first = ensure_admin(Users(engine, auth))
     published = None
     if not args.no_example:
+        if not Flows(engine, registry).list():
+            sys.stdout.write(
+                "new database: loading the 12329 example and speaking TTS "
+                "placeholders for its prompts (a few seconds)…\n"
+            )
+            sys.stdout.flush()
         published = asyncio.run(load_example(engine, registry, media=media))
     runtime = None
     if not args.no_runtime:
