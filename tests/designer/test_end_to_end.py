@@ -88,6 +88,10 @@ def test_ivrflow_serve_starts_the_product(tmp_path):
             f"127.0.0.1:{agi}",
             "--log-level",
             "warning",
+            "--media",
+            str(tmp_path / "media"),
+            "--sounds",
+            str(tmp_path / "sounds"),
         ],
         cwd=ROOT,
         env=env,
@@ -128,6 +132,8 @@ def test_ivrflow_serve_starts_the_product(tmp_path):
             ]
             assert "ivrflow" in http.get("/").text
         heard = _call(agi, "")
+        # the example's prompts were delivered for Asterisk, in version 1's own folder
+        assert (tmp_path / "sounds/ivrflow/12329-main/v1/zh-CN/welcome.wav").is_file()
         # the real clock decides: open hours go to the main menu, closed hours say so
         assert heard[0] == "welcome" and heard[1] in ("main_menu", "closed_notice"), heard
     finally:
