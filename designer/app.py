@@ -5,7 +5,7 @@ which is how ``ivrflow serve`` starts the whole product on one machine."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from designer import api, prompts_api
@@ -24,6 +24,7 @@ from designer.flows import Flows
 from designer.middleware import BodyLimit, SameOrigin, SecurityHeaders
 from designer.openapi import openapi_document
 from designer.problems import problem_handlers
+from designer.spa import spa_routes
 from designer.testcalls import simulate_ws
 from nodes.registry import Registry, default_registry
 from prompts.library import Converter, PromptLibrary, Speaker
@@ -47,23 +48,6 @@ async def _openapi(request: Request) -> JSONResponse:
     return JSONResponse(openapi_document(request.app.routes))
 
 
-_HOME = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>ivrflow</title></head>
-<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
-<h1>ivrflow 流程设计器</h1>
-<p>设计器服务与运行时已启动。浏览器图形编辑器尚未包含在此版本中；
-目前可通过 <a href="/api/openapi.json">REST API</a> 管理流程、发布与用户。</p>
-<p lang="en">The designer service and runtime are running. The browser graph editor is not
-part of this build yet; flows, publishing and users are managed through the
-<a href="/api/openapi.json">REST API</a>.</p>
-</body></html>
-"""
-
-
-async def _home(_request: Request) -> HTMLResponse:
-    return HTMLResponse(_HOME)
-
-
 def create_app(
     engine: Engine,
     *,
@@ -76,12 +60,15 @@ def create_app(
     converter: Converter | None = None,
     speaker: Speaker | None = None,
     extra_routes: list[BaseRoute] | None = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> Starlette:
     """The designer app on ``engine`` (already migrated). ``runtime``: an object with async
     ``start()``/``close()`` (a :class:`runtime.service.RuntimeService`) run for the app's
     lifetime. ``media_dir`` keeps the originals of uploaded recordings; ``converter`` and
     ``speaker`` convert uploads and make TTS placeholders. ``test_call_scale`` scales prompt
-    lengths and input time-outs of browser test calls (tests make them fast)."""
+    lengths and input time-outs of browser test calls (tests make them fast). ``extra_routes``
+    and ``resources``: what plugins contribute (``nodes.plugins.load_plugins``); test calls
+    run with those resources, like calls on the runtime."""
     registry = registry or default_registry()
     auth = auth or AuthSettings()
     prompts = PromptLibrary(
@@ -107,12 +94,12 @@ def create_app(
                 await runtime.close()
 
     routes: list[BaseRoute] = [
-        Route("/", _home, methods=["GET"]),
         Route("/api/openapi.json", _openapi, methods=["GET"]),
         *api.routes,
         *prompts_api.routes,
         WebSocketRoute("/api/simulate", simulate_ws),
         *(extra_routes or []),
+        *spa_routes(),  # the browser designer: after every API route
     ]
     app = Starlette(
         routes=routes,
@@ -131,4 +118,5 @@ def create_app(
     app.state.services = services
     app.state.test_call_scale = test_call_scale
     app.state.test_calls = 0
+    app.state.resources = dict(resources or {})
     return app

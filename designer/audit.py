@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from designer.models import AuditEvent
 from runtime.store.models import db_time
 
-__all__ = ["ACTIONS", "count_recent", "list_events", "record"]
+__all__ = ["ACTIONS", "count_recent", "list_events", "record", "register_actions"]
 
 ACTIONS = {
     "login": ("登录", "signed in"),
@@ -35,6 +35,20 @@ ACTIONS = {
     "prompt.unapprove": ("撤销录音审核", "took back a recording's approval"),
     "entry.policy": ("修改入口发布规则", "changed an entry's publishing policy"),
 }
+
+
+def register_actions(actions: dict[str, tuple[str, str]]) -> None:
+    """Add a plugin's audit actions (name → (Chinese, English) title), e.g.
+    ``{"schedule.save": ("保存时间表", "saved a schedule")}``. Names are namespaced by the
+    plugin (``plugin.verb``, at most 40 characters); registering a name again with the same
+    titles does nothing, with other titles is an error."""
+    for name, titles in actions.items():
+        if not (0 < len(name) <= 40 and "." in name):
+            raise ValueError(f"audit action {name!r} must be 'plugin.verb', at most 40 chars")
+        known = ACTIONS.get(name)
+        if known is not None and tuple(known) != tuple(titles):
+            raise ValueError(f"audit action {name!r} is already registered as {known!r}")
+        ACTIONS[name] = (titles[0], titles[1])
 
 
 def record(

@@ -94,6 +94,7 @@ async def simulate_ws(websocket: WebSocket) -> None:
             return SimulationSession(
                 flow,
                 library=library,
+                resources=state.resources,
                 options=options,
                 speech_scale=scale,
                 timeout_scale=scale,

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nodes.api import CATEGORIES
+from nodes.plugins import PluginHost, Plugins, load_plugins
 from nodes.registry import Registry, default_registry
 from runtime.call import DialStatus, QueueStatus, RecordStatus, VoicemailStatus
 from runtime.clock import parse_at
@@ -111,6 +112,16 @@ def _report_registry(registry: Registry, lang: str, quiet: bool) -> None:
         sys.stderr.write(f"ivrflow: {msg}\n")
 
 
+def _plugins(engine: Any, lang: str = "zh") -> Plugins:
+    """Set up the installed plugins (``ivrflow.plugins``) on ``engine`` (None: no database),
+    reporting the ones that fail on stderr."""
+    plugins = load_plugins(PluginHost(engine=engine))
+    for problem in plugins.problems:
+        msg = problem.message_en if lang == "en" else problem.message_zh
+        sys.stderr.write(f"ivrflow: {msg}\n")
+    return plugins
+
+
 # -- schema / nodes ----------------------------------------------------------------------
 
 
@@ -187,6 +198,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         sys.stderr.write(f"ivrflow simulate: {exc}\n")
         return EXIT_UNUSABLE
     library = DirectoryLibrary(Path(args.flow).resolve().parent, registry)
+    engine = None
+    if args.database:
+        from runtime.store.db import make_engine
+
+        engine = make_engine(args.database)
+    plugins = _plugins(engine, lang)
     interactive = args.interactive or (args.keys is None and not args.json and sys.stdin.isatty())
     options: dict[str, Any] = {
         "caller": args.caller,
@@ -208,6 +225,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 at=at,
                 library=library,
                 variables=variables,
+                resources=plugins.resources,
                 channel=channel,
                 **({} if channel else options),
             )
@@ -217,6 +235,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             f"ivrflow simulate: {exc.message_en if lang == 'en' else exc.message_zh}\n"
         )
         return EXIT_UNUSABLE
+    finally:
+        if engine is not None:
+            engine.dispose()
     if args.json:
         data = trace.to_json()
         data["unused_keys"] = [trace.scrub(k) for k in channel.unused_keys]
@@ -301,8 +322,10 @@ def cmd_runtime(args: argparse.Namespace) -> int:
 
         sounds = SoundsDir(args.sounds, engine)
         speech = runtime_speech(args.sounds)
+    plugins = _plugins(engine)
     service = RuntimeService(
         engine,
+        resources=plugins.resources,
         host=host,
         port=port,
         drain_s=args.drain,
@@ -541,6 +564,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     auth = default_auth()
     media = Path(args.media)
     first = ensure_admin(Users(engine, auth))
+    plugins = _plugins(engine)
     published = None
     if not args.no_example:
         if not Flows(engine, registry).list():
@@ -556,6 +580,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         runtime = RuntimeService(
             engine,
             registry=registry,
+            resources=plugins.resources,
             host=agi_host,
             port=agi_port,
             sounds=SoundsDir(args.sounds, engine),
@@ -603,6 +628,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 media_dir=media,
                 converter=default_converter(media / "work"),
                 speaker=default_speaker(media / "tts-cache"),
+                extra_routes=plugins.routes,
+                resources=plugins.resources,
             )
             uvicorn.Server(uvicorn.Config(app, lifespan="on", **common)).run()
     finally:
@@ -803,6 +830,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="type the caller's keys at each prompt (default in a terminal without --keys)",
     )
     p.add_argument("--caller", default="13800138000", help="caller number")
+    p.add_argument(
+        "--database",
+        help="give plugins this database (e.g. named schedules); default: none",
+    )
     p.add_argument("--called", default="12329", help="dialled number")
     p.add_argument("--at", help='frozen date/time, e.g. "2026-10-01 10:00" (flow time zone)')
     p.add_argument(

@@ -16,11 +16,17 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 
+# ivrflow and every plugin in plugins/*/ (each its own distribution), editable
+plugins=()
+for project in plugins/*/pyproject.toml; do
+  [ -f "$project" ] && plugins+=(-e "$(dirname "$project")")
+done
 stamp=.venv/.ivrflow-installed
-want="$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
+want="$(cat pyproject.toml requirements.lock plugins/*/pyproject.toml 2>/dev/null \
+  | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
   .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-    -c requirements.lock -e '.[dev]'
+    -c requirements.lock -e '.[dev]' "${plugins[@]}"
   echo "$want" > "$stamp"
 fi

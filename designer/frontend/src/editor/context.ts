@@ -1,0 +1,27 @@
+// What the inspector's widgets need from the editor: the document (prompts, variables), the
+// node being edited, and ways to add a prompt.
+
+import { createContext, useContext } from "react";
+import type { FlowDoc } from "./doc";
+
+export interface EditorContextValue {
+  doc: FlowDoc;
+  nodeId: string | null;
+  readOnly: boolean;
+  flows: string[];
+  addPrompt: (id: string, text: string) => void;
+}
+
+export const EditorContext = createContext<EditorContextValue>({
+  doc: { schema_version: 1, id: "", name: "", nodes: {} },
+  nodeId: null,
+  readOnly: false,
+  flows: [],
+  addPrompt: () => {},
+});
+
+export function useEditor(): EditorContextValue {
+  return useContext(EditorContext);
+}
+
+export const RUNTIME_VARIABLES = ["caller", "called", "call_id", "language", "last_error"];
