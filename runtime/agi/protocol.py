@@ -495,9 +495,33 @@ class AgiConnection:
         self._closed = False
         self._lock = asyncio.Lock()
         self._waiters: deque[asyncio.Future[Reply]] = deque()
-        self._reader_task = asyncio.get_running_loop().create_task(
-            self._read_loop(), name="agi-reader"
-        )
+        self._buffer = bytearray()
+        self._discarding = False  # inside an over-long line, dropping up to its newline
+        self._block: list[str] | None = None  # a multi-line (520-) reply being read
+        self._garbage = 0
+        self._stopped = False
+        self.reader_errors = 0
+        """Exceptions while handling incoming lines (logged; the link is then given up)."""
+        self._take_over(reader)
+
+    def _take_over(self, reader: asyncio.StreamReader) -> None:
+        """From now on, bytes from Asterisk are parsed as they arrive: the reader's
+        ``feed_data`` / ``feed_eof`` / ``set_exception`` (called by the transport's protocol)
+        come here. A reply resolves the waiting command directly — no reader task, one task
+        wake-up per command — and a ``HANGUP`` notice or EOF is seen even while no command
+        is pending. Bytes the reader already holds (after the environment) are taken first."""
+        held = bytes(getattr(reader, "_buffer", b""))
+        if held:
+            reader._buffer.clear()  # type: ignore[attr-defined]
+        reader.feed_data = self._feed_data  # type: ignore[method-assign]
+        reader.feed_eof = self._feed_eof  # type: ignore[method-assign]
+        reader.set_exception = self._feed_exception  # type: ignore[method-assign]
+        if held:
+            self._feed_data(held)
+        if reader.at_eof():
+            self._feed_eof()
+        elif reader.exception() is not None:
+            self._feed_exception(reader.exception())  # type: ignore[arg-type]
 
     async def __aenter__(self) -> AgiConnection:
         return self
@@ -592,65 +616,95 @@ class AgiConnection:
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def _read_loop(self) -> None:
-        block: list[str] | None = None
-        garbage = 0
+    def _feed_data(self, data: bytes) -> None:
+        if self._stopped or not data:
+            return
+        buffer = self._buffer
+        buffer += data
         try:
-            while True:
-                raw, overlong = await read_line(self._reader, self.max_line)
-                if not raw:
-                    self._lose("connection closed by Asterisk")
+            while not self._stopped:
+                end = buffer.find(b"\n")
+                if end < 0:
+                    if len(buffer) > self.max_line:
+                        if not self._discarding:
+                            self._discarding = True
+                            self._on_line(bytes(buffer[: self.max_line]), overlong=True)
+                        buffer.clear()
                     return
-                text = raw.decode("utf-8", "replace").rstrip("\r\n")
-                if block is not None:  # a multi-line (520-) reply: any text until "520 …"
-                    block.append("<over-long line>" if overlong else text)
-                    code = block[0][:3]
-                    if text == code or text.startswith(code + " "):
-                        self._deliver(_block_reply(block))
-                        block = None
-                    elif len(block) > MAX_BLOCK_LINES:
-                        self._fail(f"{code} reply longer than {MAX_BLOCK_LINES} lines")
-                        return
+                line = bytes(buffer[: end + 1])
+                del buffer[: end + 1]
+                if self._discarding:  # the rest of an over-long line
+                    self._discarding = False
                     continue
-                stripped = text.strip()
-                if not stripped and not overlong:
-                    continue
-                if stripped == "HANGUP":
-                    self.mark_hung_up("HANGUP from Asterisk")
-                    continue
-                match = None if overlong else _REPLY.fullmatch(stripped)
-                if match is None:
-                    # Not a reply: it stands in the place of the pending command's reply
-                    # (one line, one reply keeps later replies matched); with no command
-                    # pending it is dropped. A stream of them ends the link.
-                    garbage += 1
-                    reason = (
-                        f"reply line longer than {self.max_line} bytes"
-                        if overlong
-                        else f"not an AGI reply: {text[:80]!r}"
-                    )
-                    log.warning("AGI: %s", reason)
-                    if garbage > MAX_GARBAGE_LINES:
-                        self._fail(f"{garbage} lines in a row that are not AGI replies")
-                        return
-                    if self._waiters:
-                        self._deliver(AgiProtocolError(reason))
-                    continue
-                garbage = 0
-                if match[2] == "-":
-                    block = [stripped]
-                    continue
-                reply = parse_reply(stripped)
-                if reply.code == 511:
-                    self.mark_hung_up(f"511 {reply.text}".strip())
-                self._deliver(reply)
-        except asyncio.CancelledError:
-            raise
-        except OSError as exc:
-            self._lose(f"connection error: {exc!r}")
-        except Exception as exc:  # never an unhandled exception in a background task
+                if len(line.rstrip(b"\r\n")) > self.max_line:
+                    self._on_line(line[: self.max_line], overlong=True)
+                else:
+                    self._on_line(line, overlong=False)
+        except Exception as exc:  # never let a parsing bug escape into the transport
+            self.reader_errors += 1
             log.exception("AGI reader failed")
-            self._lose(f"reader failed: {exc!r}")
+            self._stop(f"reader failed: {exc!r}")
+
+    def _feed_eof(self) -> None:
+        if self._buffer:
+            log.debug("AGI peer closed after a half line %r", bytes(self._buffer[:80]))
+            self._buffer.clear()
+        self._stop("connection closed by Asterisk")
+
+    def _feed_exception(self, exc: BaseException) -> None:
+        self._stop(f"connection error: {exc!r}")
+
+    def _stop(self, reason: str) -> None:
+        self._stopped = True
+        self._buffer.clear()
+        self._lose(reason)
+
+    def _on_line(self, raw: bytes, *, overlong: bool) -> None:
+        text = raw.decode("utf-8", "replace").rstrip("\r\n")
+        block = self._block
+        if block is not None:  # a multi-line (520-) reply: any text until "520 …"
+            block.append("<over-long line>" if overlong else text)
+            code = block[0][:3]
+            if text == code or text.startswith(code + " "):
+                self._block = None
+                self._deliver(_block_reply(block))
+            elif len(block) > MAX_BLOCK_LINES:
+                self._fail(f"{code} reply longer than {MAX_BLOCK_LINES} lines")
+                self._stopped = True
+            return
+        stripped = text.strip()
+        if not stripped and not overlong:
+            return
+        if stripped == "HANGUP":
+            self.mark_hung_up("HANGUP from Asterisk")
+            return
+        match = None if overlong else _REPLY.fullmatch(stripped)
+        if match is None:
+            # Not a reply: it stands in the place of the pending command's reply (one line,
+            # one reply keeps later replies matched); with no command pending it is
+            # dropped. A stream of them ends the link.
+            self._garbage += 1
+            reason = (
+                f"reply line longer than {self.max_line} bytes"
+                if overlong
+                else f"not an AGI reply: {text[:80]!r}"
+            )
+            log.warning("AGI: %s", reason)
+            if self._garbage > MAX_GARBAGE_LINES:
+                self._fail(f"{self._garbage} lines in a row that are not AGI replies")
+                self._stopped = True
+                return
+            if self._waiters:
+                self._deliver(AgiProtocolError(reason))
+            return
+        self._garbage = 0
+        if match[2] == "-":
+            self._block = [stripped]
+            return
+        reply = parse_reply(stripped)
+        if reply.code == 511:
+            self.mark_hung_up(f"511 {reply.text}".strip())
+        self._deliver(reply)
 
     def _deliver(self, reply: Reply | Exception) -> None:
         if not self._waiters:
@@ -690,21 +744,13 @@ class AgiConnection:
     # -- closing ---------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Stop the reader, close the socket. Idempotent; leaves no task or socket."""
+        """Stop reading, close the socket. Idempotent; leaves no task or socket."""
         first = not self._closed
         self._closed = True
         if first:
+            self._stopped = True
             self._lose("connection closed by the runtime")
             self._writer.close()
-        task = self._reader_task
-        if not task.done():
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2.0):
                 await self._writer.wait_closed()

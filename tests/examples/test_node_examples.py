@@ -431,7 +431,7 @@ async def test_secret_collect_never_reaches_the_trace() -> None:
 def simulate_cli(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
     assert main(["simulate", *args]) == 0
     captured = capsys.readouterr()
-    assert captured.err == ""
+    assert captured.err == "", captured.err
     return captured.out.splitlines()
 
 

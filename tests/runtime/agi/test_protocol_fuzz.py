@@ -143,9 +143,7 @@ async def feed_and_send(chunks: list[bytes], eof: bool) -> list[object]:
         if eof:
             reader.feed_eof()
             await asyncio.wait_for(conn.hung_up.wait(), 1)
-        task = conn._reader_task
-        if task.done():
-            assert task.exception() is None
+        assert conn.reader_errors == 0
     finally:
         await conn.close()
     return outcomes
