@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import anyio
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.staticfiles import StaticFiles
@@ -101,6 +102,16 @@ def spa_routes(directory: Path | None = None) -> list[BaseRoute]:
     """The designer's pages and assets; put them after every API route."""
     root = directory or STATIC_DIR
     return [
-        Mount("/assets", app=_Assets(directory=root / "assets", check_dir=False), name="assets"),
+        Mount(
+            "/assets",
+            # compressed for browsers that accept it (the JS bundle: 806 KB → ~260 KB); cached
+            # for a year, so each browser fetches it once per build
+            app=GZipMiddleware(
+                _Assets(directory=root / "assets", check_dir=False),
+                minimum_size=1024,
+                compresslevel=6,
+            ),
+            name="assets",
+        ),
         SpaRoute(root),
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -75,3 +76,20 @@ def test_without_a_build_the_page_says_how_to_build(tmp_path: Path):
         assert "scripts/build-frontend.sh" in page.text
         assert client.get("/assets/index.js").status_code == 404
         assert client.post("/").status_code in (404, 405)
+
+
+def test_the_bundle_is_sent_compressed_to_browsers_that_accept_it(engine):
+    from support.designer import make_app
+
+    scripts = sorted((STATIC_DIR / "assets").glob("*.js"))
+    if not scripts:
+        pytest.skip("the designer is not built")
+    client = TestClient(make_app(engine))
+    url = f"/assets/{scripts[0].name}"
+    compressed = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert compressed.headers["content-encoding"] == "gzip"
+    assert compressed.content == scripts[0].read_bytes()  # the client unpacks it
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert "immutable" in plain.headers["cache-control"]
+    client.close()
