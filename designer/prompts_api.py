@@ -5,6 +5,7 @@ per-entry publishing policy."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -114,7 +115,8 @@ async def upload_recording(ctx: Context) -> dict[str, Any]:
             prompt_id,
             language,
             ctx.raw,
-            display_name=safe_display_name(ctx.request.headers.get("x-filename", "")),
+            # the browser percent-encodes the name (headers are Latin-1): 录音.wav arrives whole
+            display_name=safe_display_name(unquote(ctx.request.headers.get("x-filename", ""))),
             actor=actor.username,
             script_text=use.text if use else None,
             on_commit=audit_it,

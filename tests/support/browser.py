@@ -17,6 +17,7 @@ import uvicorn
 
 from runtime.store.db import make_engine
 from support.designer import PASSWORD, add_user, make_app
+from support.prompts import FakeSpeaker, fake_converter
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -71,13 +72,21 @@ class Designer:
 
 @contextmanager
 def serve_designer(folder: Path) -> Iterator[Designer]:
-    """The designer on a fresh database in ``folder`` with users admin (admin), ed (editor)
-    and pub (editor, publisher), all with :data:`support.designer.PASSWORD`."""
+    """The designer on a fresh database in ``folder`` with users admin (admin), ed (editor),
+    pub (editor, publisher) and rec (recorder), all with :data:`support.designer.PASSWORD`.
+    Uploads go through the fake converter (WAV only) and placeholders through a fake TTS."""
     engine = make_engine(f"sqlite:///{folder / 'ivrflow.sqlite3'}")
-    app = make_app(engine, test_call_scale=TEST_CALL_SCALE, media_dir=folder / "media")
+    app = make_app(
+        engine,
+        test_call_scale=TEST_CALL_SCALE,
+        media_dir=folder / "media",
+        converter=fake_converter,
+        speaker=FakeSpeaker(),
+    )
     add_user(app, "admin", "admin")
     add_user(app, "ed", "editor")
     add_user(app, "pub", "editor", "publisher")
+    add_user(app, "rec", "recorder")
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))

@@ -1,5 +1,6 @@
-// The single-page designer: sign-in, the flow list and the editor, routed on the client
-// (/login, /, /flows/ID); the server answers every non-API path with this page.
+// The single-page designer: sign-in, the flow list, the editor, the recorders' worklist and
+// the entries page, routed on the client (/login, /, /flows/ID, /worklist[/ID], /entries);
+// the server answers every non-API path with this page.
 
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { api, ApiError, setCsrfToken } from "./api";
@@ -7,8 +8,10 @@ import type { Session } from "./api";
 import { EditorPage } from "./editor/Editor";
 import { LangContext, translate } from "./i18n";
 import type { Lang } from "./i18n";
+import { Entries } from "./pages/Entries";
 import { FlowList } from "./pages/FlowList";
 import { Login } from "./pages/Login";
+import { Worklist } from "./pages/Worklist";
 
 const LANG_KEY = "ivrflow.lang";
 
@@ -91,13 +94,40 @@ export function App() {
   } else if (session === null) {
     body = <Login onSignedIn={signedIn} />;
   } else {
+    const open = (id: string) => navigate(`/flows/${encodeURIComponent(id)}`);
     const match = /^\/flows\/([^/]+)\/?$/.exec(path);
-    body = match ? (
-      <EditorPage key={match[1]} flowId={decodeURIComponent(match[1])} session={session} onBack={() => navigate("/")} />
-    ) : (
-      <FlowList onOpen={(id) => navigate(`/flows/${encodeURIComponent(id)}`)} session={session} />
-    );
+    const work = /^\/worklist(?:\/([^/]+))?\/?$/.exec(path);
+    if (match) {
+      body = <EditorPage key={match[1]} flowId={decodeURIComponent(match[1])} session={session} onBack={() => navigate("/")} />;
+    } else if (work) {
+      body = (
+        <Worklist
+          flowId={work[1] ? decodeURIComponent(work[1]) : null}
+          session={session}
+          onFlow={(id) => navigate(`/worklist/${encodeURIComponent(id)}`)}
+          onOpenFlow={open}
+        />
+      );
+    } else if (/^\/entries\/?$/.test(path)) {
+      body = <Entries session={session} onOpenFlow={open} />;
+    } else {
+      body = <FlowList onOpen={open} onWorklist={(id) => navigate(`/worklist/${encodeURIComponent(id)}`)} session={session} />;
+    }
   }
+  const section = path.startsWith("/worklist") ? "worklist" : path.startsWith("/entries") ? "entries" : "flows";
+  const navLink = (to: string, id: string, label: string) => (
+    <a
+      href={to}
+      className={section === id ? "nav active" : "nav"}
+      data-testid={`nav-${id}`}
+      onClick={(e) => {
+        e.preventDefault();
+        navigate(to);
+      }}
+    >
+      {label}
+    </a>
+  );
 
   return (
     <LangContext.Provider value={langState}>
@@ -113,6 +143,14 @@ export function App() {
           >
             {translate(lang, "app.title")}
           </a>
+          {session && (
+            <nav className="appnav">
+              {navLink("/", "flows", translate(lang, "nav.flows"))}
+              {navLink("/worklist", "worklist", translate(lang, "nav.worklist"))}
+              {session.user.permissions.includes("entries.manage") &&
+                navLink("/entries", "entries", translate(lang, "nav.entries"))}
+            </nav>
+          )}
           <div className="spacer" />
           {session && (
             <span className="user" data-testid="user">

@@ -56,7 +56,11 @@ export async function request<T = any>(
   if (method !== "GET" && method !== "HEAD") {
     h["X-CSRF-Token"] = csrfToken;
   }
-  if (body !== undefined) {
+  if (body instanceof Blob) {
+    // a file as it is (recordings): the type is read from the content on the server
+    h["Content-Type"] = h["Content-Type"] || "application/octet-stream";
+    init.body = body;
+  } else if (body !== undefined) {
     h["Content-Type"] = "application/json";
     init.body = typeof body === "string" ? body : JSON.stringify(body);
   }
@@ -84,6 +88,8 @@ export async function request<T = any>(
 export const api = {
   get: <T = any>(url: string) => request<T>("GET", url).then((r) => r.data),
   post: <T = any>(url: string, body?: unknown) => request<T>("POST", url, body ?? {}).then((r) => r.data),
+  put: <T = any>(url: string, body?: unknown) => request<T>("PUT", url, body ?? {}).then((r) => r.data),
+  del: <T = any>(url: string) => request<T>("DELETE", url).then((r) => r.data),
 };
 
 export interface User {

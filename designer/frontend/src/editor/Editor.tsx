@@ -43,6 +43,7 @@ import { HistoryPanel, PublishDialog } from "./Publish";
 import { Simulator } from "./Simulator";
 import type { SimTrace } from "./Simulator";
 import { PromptsPanel, VariablesPanel } from "./Tables";
+import { usePromptStates } from "../prompts";
 
 const nodeTypes = { ivr: FlowNode };
 const VALIDATE_DELAY_MS = 500;
@@ -154,6 +155,7 @@ function EditorInner({ loaded, session, onBack }: { loaded: Loaded; session: Ses
   const readOnly = !session.user.permissions.includes("flows.write");
   const canPublish = session.user.permissions.includes("flows.publish");
   const canSimulate = session.user.permissions.includes("simulate");
+  const canRecord = session.user.permissions.includes("prompts.write");
 
   const initial = useMemo(() => {
     const doc = loaded.doc;
@@ -640,6 +642,14 @@ function EditorInner({ loaded, session, onBack }: { loaded: Loaded; session: Ses
   // -- context for the inspector's widgets ------------------------------------------------
   const singleId = selected.size === 1 ? [...selected][0] : null;
   const nodeId = singleId && doc.nodes[singleId] ? singleId : null;
+  // the prompt library's state of the saved flow: read again after each save, and a moment
+  // later (TTS placeholders are made in the background after a save)
+  const promptStates = usePromptStates(doc.id, revision);
+  const reloadPrompts = promptStates.reload;
+  useEffect(() => {
+    const timer = window.setTimeout(reloadPrompts, 1500);
+    return () => window.clearTimeout(timer);
+  }, [revision, reloadPrompts]);
   const context: EditorContextValue = useMemo(
     () => ({
       doc,
@@ -647,8 +657,11 @@ function EditorInner({ loaded, session, onBack }: { loaded: Loaded; session: Ses
       readOnly,
       flows: loaded.flows,
       addPrompt: (id: string, text: string) => edit((d) => setPromptText(d, id, defaultLanguage(d), text)),
+      promptStates: promptStates.items,
+      canRecord,
+      reloadPrompts,
     }),
-    [doc, nodeId, readOnly, loaded.flows, edit],
+    [doc, nodeId, readOnly, loaded.flows, edit, promptStates.items, canRecord, reloadPrompts],
   );
 
   const getDoc = useCallback(() => docRef.current, []);

@@ -2,6 +2,8 @@
 
 import { useMemo, useState } from "react";
 import { useT } from "../i18n";
+import { PromptLanguages } from "../prompts";
+import { useEditor } from "./context";
 import { PROMPT_ID_RE, removePrompt, setPromptText, setVariable, VARIABLE_RE } from "./doc";
 import type { FlowDoc } from "./doc";
 
@@ -29,6 +31,7 @@ export function PromptsPanel({ doc, readOnly, edit }: { doc: FlowDoc; readOnly: 
   const prompts = doc.prompts || {};
   const ids = Object.keys(prompts).sort();
   const used = useMemo(() => usedPrompts(doc), [doc]);
+  const editor = useEditor();
 
   const add = () => {
     const id = newId.trim();
@@ -61,19 +64,29 @@ export function PromptsPanel({ doc, readOnly, edit }: { doc: FlowDoc; readOnly: 
             )}
           </div>
           {languages.map((language) => (
-            <label key={language} className="field">
-              <span className="muted small">{t("prompts.text", { lang: language })}</span>
-              <textarea
-                rows={2}
-                data-testid={`prompt-text-${id}-${language}`}
-                value={prompts[id]?.text?.[language] ?? ""}
-                disabled={readOnly}
-                onChange={(e) => {
-                  const text = e.target.value;
-                  edit((d) => setPromptText(d, id, language, text), `prompt:${id}:${language}`);
-                }}
+            <div key={language} className="prompt-language">
+              <label className="field">
+                <span className="muted small">{t("prompts.text", { lang: language })}</span>
+                <textarea
+                  rows={2}
+                  data-testid={`prompt-text-${id}-${language}`}
+                  value={prompts[id]?.text?.[language] ?? ""}
+                  disabled={readOnly}
+                  onChange={(e) => {
+                    const text = e.target.value;
+                    edit((d) => setPromptText(d, id, language, text), `prompt:${id}:${language}`);
+                  }}
+                />
+              </label>
+              <PromptLanguages
+                promptId={id}
+                languages={[language]}
+                items={editor.promptStates}
+                canWrite={editor.canRecord}
+                onChanged={editor.reloadPrompts}
+                showLanguage={false}
               />
-            </label>
+            </div>
           ))}
         </div>
       ))}

@@ -2,6 +2,7 @@
 // node being edited, and ways to add a prompt.
 
 import { createContext, useContext } from "react";
+import type { PromptItem } from "../prompts";
 import type { FlowDoc } from "./doc";
 
 export interface EditorContextValue {
@@ -10,6 +11,11 @@ export interface EditorContextValue {
   readOnly: boolean;
   flows: string[];
   addPrompt: (id: string, text: string) => void;
+  /** the prompt library's state of the saved flow, by keyOf(prompt, language) */
+  promptStates: Record<string, PromptItem>;
+  /** prompts.write: may upload and approve recordings */
+  canRecord: boolean;
+  reloadPrompts: () => void;
 }
 
 export const EditorContext = createContext<EditorContextValue>({
@@ -18,6 +24,9 @@ export const EditorContext = createContext<EditorContextValue>({
   readOnly: false,
   flows: [],
   addPrompt: () => {},
+  promptStates: {},
+  canRecord: false,
+  reloadPrompts: () => {},
 });
 
 export function useEditor(): EditorContextValue {

@@ -4,6 +4,7 @@
 import type { WidgetProps } from "@rjsf/utils";
 import { useState } from "react";
 import { useT } from "../i18n";
+import { PromptLanguages } from "../prompts";
 import { RUNTIME_VARIABLES, useEditor } from "./context";
 import { defaultLanguage, newPromptId, PROMPT_ID_RE } from "./doc";
 
@@ -74,6 +75,15 @@ export function PromptWidget(props: WidgetProps) {
       </select>
       {current && prompts[current]?.text?.[language] && !creating && (
         <div className="prompt-text">“{prompts[current].text![language]}”</div>
+      )}
+      {current && !creating && (
+        <PromptLanguages
+          promptId={current}
+          languages={editor.doc.languages?.length ? editor.doc.languages : [language]}
+          items={editor.promptStates}
+          canWrite={editor.canRecord}
+          onChanged={editor.reloadPrompts}
+        />
       )}
       {creating && (
         <div className="prompt-new" data-testid="prompt-new">

@@ -15,7 +15,15 @@ interface FlowRow {
   status: "unpublished" | "published" | "modified";
 }
 
-export function FlowList({ onOpen, session }: { onOpen: (id: string) => void; session: Session }) {
+export function FlowList({
+  onOpen,
+  onWorklist,
+  session,
+}: {
+  onOpen: (id: string) => void;
+  onWorklist: (id: string) => void;
+  session: Session;
+}) {
   const t = useT();
   const { lang } = useLang();
   const [flows, setFlows] = useState<FlowRow[] | null>(null);
@@ -130,6 +138,9 @@ export function FlowList({ onOpen, session }: { onOpen: (id: string) => void; se
                 <td>
                   <button type="button" onClick={() => onOpen(f.id)} data-testid={`open-${f.id}`}>
                     {t("list.open")}
+                  </button>{" "}
+                  <button type="button" className="link" onClick={() => onWorklist(f.id)} data-testid={`worklist-${f.id}`}>
+                    {t("nav.worklist")}
                   </button>
                 </td>
               </tr>
