@@ -1,0 +1,10 @@
+"""The plugin's node types (the ``ivrflow.nodes`` entry point names :data:`NODES`)."""
+
+from __future__ import annotations
+
+from ivrflow_fund.auth import FundAuth
+from ivrflow_fund.query import FundAccountQuery, FundEmployerQuery, FundLoanQuery
+
+__all__ = ["NODES", "FundAccountQuery", "FundAuth", "FundEmployerQuery", "FundLoanQuery"]
+
+NODES = (FundAuth, FundAccountQuery, FundLoanQuery, FundEmployerQuery)
