@@ -34,9 +34,9 @@ from runtime.call import Prompt
 from runtime.clock import Clock, SystemClock
 from runtime.flow import Flow
 from runtime.interpreter import Interpreter
-from runtime.store.models import QueueLeg
+from runtime.store.models import CallRecord, QueueLeg
 from runtime.store.publishing import FlowVersionInfo, PinnedLibrary, entry_version
-from runtime.store.records import RecordWriter, record_from_trace
+from runtime.store.records import RecordWriter, record_from_trace, record_values
 from runtime.trace import Outcome, Trace
 
 if TYPE_CHECKING:
@@ -318,16 +318,15 @@ class RuntimeService:
             if outcome != "aborted":
                 with contextlib.suppress(Exception):
                     linkedid = await conn.get_variable("CHANNEL(linkedid)", timeout_s=1) or ""
-            self.records.submit(
-                record_from_trace(
-                    trace,
-                    started_at=started,
-                    env={**env, "agi_linkedid": linkedid} if linkedid else env,
-                    entry=entry,
-                    flow_id=flow.id,
-                    flow_version=version,
-                    outcome=outcome,
-                    detail=detail,
-                    missing_prompts=channel.missing_prompts,
-                )
+            values = record_values(
+                trace,
+                started_at=started,
+                env={**env, "agi_linkedid": linkedid} if linkedid else env,
+                entry=entry,
+                flow_id=flow.id,
+                flow_version=version,
+                outcome=outcome,
+                detail=detail,
+                missing_prompts=channel.missing_prompts,
             )
+            self.records.submit((CallRecord, values))

@@ -483,6 +483,7 @@ class AgiConnection:
         *,
         command_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S,
         max_line: int = MAX_LINE,
+        read_environment: bool = False,
     ) -> None:
         self._reader = reader
         self._writer = writer
@@ -502,7 +503,44 @@ class AgiConnection:
         self._stopped = False
         self.reader_errors = 0
         """Exceptions while handling incoming lines (logged; the link is then given up)."""
+        self._env_lines: list[bytes] | None = [] if read_environment else None
+        self._env: asyncio.Future[dict[str, str]] | None = (
+            asyncio.get_running_loop().create_future() if read_environment else None
+        )
         self._take_over(reader)
+
+    async def environment(self) -> dict[str, str]:
+        """With ``read_environment=True``: the header block Asterisk sends first (up to the
+        blank line), parsed as the bytes arrive. Raises :class:`AgiProtocolError` when the
+        peer closes before the blank line, sends more than :data:`MAX_ENV_LINES` lines or
+        no ``agi_*`` key. The caller bounds the wait with a timeout."""
+        if self._env is None:
+            raise RuntimeError("this connection was made with read_environment=False")
+        return await asyncio.shield(self._env)
+
+    def _environment_line(self, raw: bytes, *, overlong: bool) -> None:
+        assert self._env_lines is not None and self._env is not None
+        if overlong:
+            log.debug("AGI header line over %d bytes dropped", self.max_line)
+            return
+        if raw.strip(b"\r\n \t"):
+            self._env_lines.append(raw)
+            if len(self._env_lines) > MAX_ENV_LINES:
+                self._env_failed(f"more than {MAX_ENV_LINES} header lines")
+            return
+        env = parse_environment(b"".join(self._env_lines))
+        self._env_lines = None
+        if not any(key.startswith("agi_") for key in env):
+            self._env_failed("no agi_* header: not a FastAGI request")
+        elif not self._env.done():
+            self._env.set_result(env)
+
+    def _env_failed(self, reason: str) -> None:
+        if self._env is not None and not self._env.done():
+            self._env.set_exception(AgiProtocolError(reason))
+            self._env.exception()  # retrieved here: a caller that timed out never awaits it
+        self._env_lines = None
+        self._stop(f"protocol error: {reason}")
 
     def _take_over(self, reader: asyncio.StreamReader) -> None:
         """From now on, bytes from Asterisk are parsed as they arrive: the reader's
@@ -657,9 +695,20 @@ class AgiConnection:
     def _stop(self, reason: str) -> None:
         self._stopped = True
         self._buffer.clear()
+        if self._env_lines is not None:
+            lines = len(self._env_lines)
+            self._env_lines = None
+            if self._env is not None and not self._env.done():
+                self._env.set_exception(
+                    AgiProtocolError(f"connection closed after {lines} header lines")
+                )
+                self._env.exception()
         self._lose(reason)
 
     def _on_line(self, raw: bytes, *, overlong: bool) -> None:
+        if self._env_lines is not None:
+            self._environment_line(raw, overlong=overlong)
+            return
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
         block = self._block
         if block is not None:  # a multi-line (520-) reply: any text until "520 …"

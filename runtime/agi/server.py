@@ -21,7 +21,6 @@ from runtime.agi.protocol import (
     AgiConnection,
     AgiHangup,
     AgiProtocolError,
-    read_environment,
 )
 from runtime.call import CallerHangup
 
@@ -141,16 +140,21 @@ class FastAgiServer:
         peer = writer.get_extra_info("peername")
         conn: AgiConnection | None = None
         try:
+            # the connection parses the environment as it arrives, then the replies
+            conn = AgiConnection(
+                reader,
+                writer,
+                command_timeout_s=self.command_timeout_s,
+                max_line=self.max_line,
+                read_environment=True,
+            )
             try:
                 async with asyncio.timeout(self.header_timeout_s):
-                    env = await read_environment(reader, max_line=self.max_line)
+                    env = await conn.environment()
             except (TimeoutError, AgiProtocolError, OSError) as exc:
                 self.rejected += 1
                 log.debug("FastAGI %s: closed before a session: %s", peer, exc or "timeout")
                 return
-            conn = AgiConnection(
-                reader, writer, command_timeout_s=self.command_timeout_s, max_line=self.max_line
-            )
             self._active += 1
             try:
                 await self.handler(conn, env)
