@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 import pytest
 from support.browser import screenshot as shot
 from support.browser import skip_reason
@@ -29,9 +29,9 @@ from playwright.sync_api import expect  # noqa: E402  (after the skip: may be mi
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _client(designer: Designer, username: str) -> httpx.Client:
+def _client(designer: Designer, username: str) -> httpx2.Client:
     """The API as ``username`` (cookie and CSRF token), for setting the scene."""
-    client = httpx.Client(base_url=designer.url, timeout=15)
+    client = httpx2.Client(base_url=designer.url, timeout=15)
     reply = client.post("/api/login", json={"username": username, "password": PASSWORD})
     assert reply.status_code == 200, reply.text
     client.headers["X-CSRF-Token"] = reply.json()["csrf_token"]
@@ -39,7 +39,7 @@ def _client(designer: Designer, username: str) -> httpx.Client:
 
 
 @pytest.fixture
-def admin_api(designer: Designer) -> Iterator[httpx.Client]:
+def admin_api(designer: Designer) -> Iterator[httpx2.Client]:
     client = _client(designer, "admin")
     try:
         yield client
@@ -47,13 +47,13 @@ def admin_api(designer: Designer) -> Iterator[httpx.Client]:
         client.close()
 
 
-def _publish(client: httpx.Client, flow_id: str, entry: str, message: str) -> int:
+def _publish(client: httpx2.Client, flow_id: str, entry: str, message: str) -> int:
     reply = client.post(f"/api/flows/{flow_id}/publish", json={"entry": entry, "message": message})
     assert reply.status_code == 200, reply.text
     return reply.json()["version"]
 
 
-def _save(client: httpx.Client, document: dict) -> None:
+def _save(client: httpx2.Client, document: dict) -> None:
     current = client.get(f"/api/flows/{document['id']}")
     reply = client.put(
         f"/api/flows/{document['id']}", json=document, headers={"If-Match": current.headers["etag"]}
@@ -62,7 +62,7 @@ def _save(client: httpx.Client, document: dict) -> None:
 
 
 # -- the recorder -----------------------------------------------------------------------------
-def test_a_recorder_works_through_the_worklist(session: Session, admin_api: httpx.Client) -> None:
+def test_a_recorder_works_through_the_worklist(session: Session, admin_api: httpx2.Client) -> None:
     flow = tiny_flow("studio")
     flow["name"] = "录音演示"
     assert admin_api.post("/api/flows", json=flow).status_code == 201
@@ -136,13 +136,13 @@ def test_a_recorder_works_through_the_worklist(session: Session, admin_api: http
     shot(page, "prompts-worklist-outdated")
 
 
-def _sha(client: httpx.Client) -> str:
+def _sha(client: httpx2.Client) -> str:
     listed = client.get("/api/prompts?flow=studio").json()["prompts"]
     return next(i for i in listed if i["prompt_id"] == "menu")["audio_sha"]
 
 
 def test_the_inspector_and_prompts_tab_show_each_prompts_state(
-    session: Session, admin_api: httpx.Client
+    session: Session, admin_api: httpx2.Client
 ) -> None:
     flow = tiny_flow("insp")
     flow["prompts"]["insp_menu"] = {"text": {"zh-CN": "检查器菜单。"}}
@@ -175,7 +175,7 @@ def test_the_inspector_and_prompts_tab_show_each_prompts_state(
 
 # -- the admin --------------------------------------------------------------------------------
 def test_an_admin_sets_the_policy_rolls_back_and_deletes_an_entry(
-    session: Session, admin_api: httpx.Client
+    session: Session, admin_api: httpx2.Client
 ) -> None:
     flow = tiny_flow("hotline")
     flow["name"] = "热线"
