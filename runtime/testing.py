@@ -11,10 +11,12 @@ the variables afterwards, what the caller heard and the trace events.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from nodes.api import Node
 from runtime.clock import FrozenClock, SystemClock
@@ -22,6 +24,9 @@ from runtime.flow import Flow, FlowLibrary, NodeSpec, Settings, VariableSpec
 from runtime.interpreter import Interpreter, _CallState
 from runtime.simulator import Heard, SimulatedChannel
 from runtime.trace import Step, Trace
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 __all__ = ["NodeRun", "make_flow", "run_node"]
 
@@ -114,3 +119,29 @@ async def run_node(
         call=call,
         language=call.language,
     )
+
+
+TEST_POSTGRES_ENV = "IVRFLOW_TEST_POSTGRES_URL"
+
+
+def make_test_engine(kind: str, directory: str | os.PathLike[str]) -> Engine | None:
+    """A fresh database with ivrflow's schema, for a test (plugins' tests use it too):
+    ``"sqlite"`` — a new file in ``directory``; ``"postgresql"`` — the throwaway server named
+    by ``$IVRFLOW_TEST_POSTGRES_URL`` (``./test`` starts one), emptied first; None when no
+    such server is set (skip the test). Dispose of the engine after the test."""
+    from sqlalchemy import text
+
+    from runtime.store.db import make_engine
+    from runtime.store.migrate import migrate
+
+    if kind == "sqlite":
+        return make_engine(f"sqlite:///{Path(directory) / 'ivrflow.sqlite3'}")
+    url = os.environ.get(TEST_POSTGRES_ENV)
+    if not url:
+        return None
+    engine = make_engine(url, create=False)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    migrate(engine)
+    return engine

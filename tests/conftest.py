@@ -9,8 +9,7 @@ import stat
 import pytest
 from sqlalchemy import Engine, text
 
-from runtime.store.db import make_engine
-from runtime.store.migrate import migrate
+from runtime.testing import make_test_engine
 
 
 def _open_sockets() -> set[str]:
@@ -55,15 +54,9 @@ async def _tasks_settled():
 def engine(request, tmp_path) -> Engine:
     """A fresh, empty database: SQLite (WAL, a file) and PostgreSQL (when
     IVRFLOW_TEST_POSTGRES_URL names a throwaway server, as ./test arranges)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'ivrflow.sqlite3'}")
-    else:
-        url = os.environ.get("IVRFLOW_TEST_POSTGRES_URL")
-        if not url:
-            pytest.skip("IVRFLOW_TEST_POSTGRES_URL is not set (./test starts a server)")
-        engine = make_engine(url, create=False)
-        reset_postgres(engine)
-        migrate(engine)
+    engine = make_test_engine(request.param, tmp_path)
+    if engine is None:
+        pytest.skip("IVRFLOW_TEST_POSTGRES_URL is not set (./test starts a server)")
     yield engine
     engine.dispose()
 

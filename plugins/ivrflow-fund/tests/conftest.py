@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,9 +20,10 @@ from aiohttp import web
 from ivrflow_fund.demo import DemoFundBackend
 from ivrflow_fund.plugin import setup
 from ivrflow_fund.prompts import PROMPTS
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from nodes.plugins import PluginHost, Plugins, load_plugins
+from runtime.testing import make_test_engine
 
 PIN = "123456"
 UNIT_PIN = "654321"
@@ -33,20 +33,9 @@ UNIT_PIN = "654321"
 def engine(request, tmp_path) -> Iterator[Engine]:
     """ivrflow's database, migrated: SQLite, and PostgreSQL when IVRFLOW_TEST_POSTGRES_URL
     names a throwaway server (./test starts one)."""
-    from runtime.store.db import make_engine
-    from runtime.store.migrate import migrate
-
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'ivrflow.sqlite3'}")
-    else:
-        url = os.environ.get("IVRFLOW_TEST_POSTGRES_URL")
-        if not url:
-            pytest.skip("IVRFLOW_TEST_POSTGRES_URL is not set (./test starts a server)")
-        engine = make_engine(url, create=False)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        migrate(engine)
+    engine = make_test_engine(request.param, tmp_path)
+    if engine is None:
+        pytest.skip("IVRFLOW_TEST_POSTGRES_URL is not set (./test starts a server)")
     yield engine
     engine.dispose()
 

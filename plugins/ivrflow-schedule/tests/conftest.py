@@ -9,7 +9,6 @@ would be ivrflow's own)."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -18,12 +17,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from argon2 import PasswordHasher
 from ivrflow_schedule.plugin import setup
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from designer.app import create_app
 from designer.auth import AuthSettings, Users
 from nodes.plugins import PluginHost, Plugins, load_plugins
+from runtime.testing import make_test_engine
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PASSWORD = "correct horse 12329"
@@ -61,20 +61,9 @@ def routing_flow():
 def engine(request, tmp_path) -> Iterator[Engine]:
     """ivrflow's database, migrated: SQLite, and PostgreSQL when IVRFLOW_TEST_POSTGRES_URL
     names a throwaway server (./test starts one)."""
-    from runtime.store.db import make_engine
-    from runtime.store.migrate import migrate
-
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'ivrflow.sqlite3'}")
-    else:
-        url = os.environ.get("IVRFLOW_TEST_POSTGRES_URL")
-        if not url:
-            pytest.skip("IVRFLOW_TEST_POSTGRES_URL is not set (./test starts a server)")
-        engine = make_engine(url, create=False)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        migrate(engine)
+    engine = make_test_engine(request.param, tmp_path)
+    if engine is None:
+        pytest.skip("IVRFLOW_TEST_POSTGRES_URL is not set (./test starts a server)")
     yield engine
     engine.dispose()
 
