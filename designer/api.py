@@ -7,6 +7,7 @@ revision the edit started from; a stale save gets 409 (both sides kept).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -115,12 +116,19 @@ def _validation(result: ValidationResult) -> dict[str, Any]:
     }
 
 
-async def _placeholders_after_save(services: Any, flow_id: str) -> None:
-    """Every prompt without audio gets a TTS placeholder soon after a save (after the
-    response is sent), so a test call or a publish finds them ready."""
+async def _placeholders_after_save(
+    services: Any, flow_id: str, document: dict[str, Any], generation: int
+) -> None:
+    """Every prompt of a saved flow without audio gets a TTS placeholder, after the response
+    is sent and once its editor has paused: ``placeholder_delay_s`` after the last save of
+    that flow (a later save supersedes this one), so a run of saves speaks only the final
+    texts. Only the saved document is read; its sub-flows get theirs when they are saved,
+    and publishing makes any still missing."""
     try:
-        documents = await run_in_threadpool(services.flows.closure, flow_id)
-        uses = prompt_uses(documents.values(), services.registry)
+        await asyncio.sleep(services.placeholder_delay_s)
+        if services.placeholder_generations.get(flow_id) != generation:
+            return  # saved again meanwhile: that save's task does it
+        uses = prompt_uses([document], services.registry)
         made = await services.prompts.ensure_placeholders(uses)
         if made["failed"]:
             log.info("placeholders for %s: %d failed", flow_id, len(made["failed"]))
@@ -128,10 +136,19 @@ async def _placeholders_after_save(services: Any, flow_id: str) -> None:
         log.exception("making placeholders for %s", flow_id)
 
 
-def _draft_response(view: dict[str, Any], status: int = 200, services: Any = None) -> Response:
-    background = (
-        BackgroundTask(_placeholders_after_save, services, view["id"]) if services else None
-    )
+def _draft_response(
+    view: dict[str, Any],
+    status: int = 200,
+    services: Any = None,
+    document: dict[str, Any] | None = None,
+) -> Response:
+    background = None
+    if services is not None and document is not None:
+        generations = services.placeholder_generations
+        generation = generations[view["id"]] = generations.get(view["id"], 0) + 1
+        background = BackgroundTask(
+            _placeholders_after_save, services, view["id"], document, generation
+        )
     return JSONResponse(
         view,
         status_code=status,
@@ -263,8 +280,9 @@ def list_flows(ctx: Context) -> dict[str, Any]:
 @api("flows.write", body="flow", tag="flows", responses={409: "the id exists"})
 def create_flow(ctx: Context) -> Response:
     """Create a flow from a flow document (it may still have problems; publishing checks)."""
-    view = ctx.services.flows.create(ctx.flow_document().data, ctx.actor)
-    return _draft_response(view, 201, ctx.services)
+    document = ctx.flow_document().data
+    view = ctx.services.flows.create(document, ctx.actor)
+    return _draft_response(view, 201, ctx.services, document)
 
 
 @api("flows.read", tag="flows")
@@ -286,7 +304,7 @@ def save_flow(ctx: Context) -> Response:
     saved = ctx.services.flows.save(
         ctx.path("flow_id"), parsed.data, base, ctx.actor, text=parsed.text
     )
-    return _draft_response(saved, services=ctx.services)
+    return _draft_response(saved, services=ctx.services, document=parsed.data)
 
 
 @api("flows.write", tag="flows", responses={409: "live on an entry"})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,9 @@ class Services:
     flows: Flows
     auth: AuthSettings
     prompts: PromptLibrary
+    placeholder_delay_s: float = 5.0
+    """Placeholders are spoken this long after the last save of a flow."""
+    placeholder_generations: dict[str, int] = field(default_factory=dict)
 
 
 async def _openapi(request: Request) -> JSONResponse:
@@ -56,6 +59,7 @@ def create_app(
     runtime: Any | None = None,
     max_body_bytes: int = 4 * 1024 * 1024,
     test_call_scale: float = 1.0,
+    placeholder_delay_s: float = 5.0,
     media_dir: Path | str = "var/media",
     converter: Converter | None = None,
     speaker: Speaker | None = None,
@@ -81,6 +85,7 @@ def create_app(
         flows=Flows(engine, registry, catalogue_for=prompts.catalogue),
         auth=auth,
         prompts=prompts,
+        placeholder_delay_s=placeholder_delay_s,
     )
 
     @asynccontextmanager

@@ -321,3 +321,41 @@ def test_a_recorded_prompt_needs_no_script_in_the_flow(users):
     assert _upload(rec, "studio_only", tone_wav()).status_code == 200
     result = ed.post("/api/flows/tiny/validate", flow).json()
     assert "prompt.missing" not in {p["code"] for p in result["problems"]}
+
+
+def test_a_run_of_saves_speaks_only_the_final_text(engine, tmp_path):
+    import threading
+    import time
+
+    speaker = FakeSpeaker()
+    app = make_app(
+        engine,
+        media_dir=tmp_path,
+        converter=fake_converter,
+        speaker=speaker,
+        placeholder_delay_s=0.5,
+    )
+    add_user(app, "ed", "editor")
+    first, second = ApiClient(app, "ed"), ApiClient(app, "ed")
+    first.post("/api/flows", tiny_flow())  # its placeholders: after 0.5 s, before returning
+    texts = {"2": "第一稿。", "3": "定稿。"}
+
+    def save(client: ApiClient, revision: str) -> None:
+        flow = tiny_flow()
+        flow["prompts"]["thanks"]["text"]["zh-CN"] = texts[revision]
+        assert (
+            client.put(
+                "/api/flows/tiny", flow, headers={"If-Match": str(int(revision) - 1)}
+            ).status_code
+            == 200
+        )
+
+    early = threading.Thread(target=save, args=(first, "2"))
+    early.start()
+    time.sleep(0.2)  # the second save lands while the first one's placeholders wait
+    save(second, "3")
+    early.join()
+    spoken = [text for text, _ in speaker.calls]
+    assert "定稿。" in spoken and "第一稿。" not in spoken
+    first.close()
+    second.close()

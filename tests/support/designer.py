@@ -29,6 +29,7 @@ def auth_settings(**overrides: Any) -> AuthSettings:
 
 def make_app(engine: Engine, **kw: Any) -> Starlette:
     kw.setdefault("auth", auth_settings())
+    kw.setdefault("placeholder_delay_s", 0.0)
     if "media_dir" not in kw:  # never the repository's var/
         kw["media_dir"] = tempfile.mkdtemp(prefix="ivrflow-test-media-")
     return create_app(engine, **kw)
