@@ -1,0 +1,145 @@
+"""Fixtures of the area plugin's tests (self-contained): a migrated database, the plugin set
+up on it, a designer app with its routes and signed-in clients, and a flow using
+``area.route``. Helpers are fixtures (``area_flow``), not imports (``--import-mode=importlib``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from ivrflow_area.plugin import setup
+from sqlalchemy import Engine
+from starlette.testclient import TestClient
+
+from designer.app import create_app
+from designer.auth import AuthSettings, Users
+from nodes.plugins import PluginHost, Plugins, load_plugins
+from runtime.testing import make_test_engine
+
+PASSWORD = "correct horse 12329"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path) -> Iterator[Engine]:
+    """ivrflow's database, migrated: SQLite, and PostgreSQL when IVRFLOW_TEST_POSTGRES_URL
+    names a throwaway server (./test starts one)."""
+    engine = make_test_engine(request.param, tmp_path)
+    if engine is None:
+        pytest.skip("IVRFLOW_TEST_POSTGRES_URL is not set (./test starts a server)")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def plugins(engine) -> Plugins:
+    loaded = load_plugins(
+        PluginHost(engine=engine, environ={}), include_entry_points=False, extra={"area": setup}
+    )
+    assert loaded.problems == []
+    return loaded
+
+
+@pytest.fixture
+def store(plugins):
+    return plugins.resources["area"]
+
+
+def _area_flow(config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """area.route → one prompt per region exit, other, unknown → hang up."""
+    node_config = {"regions": ["shenzhen", "guangzhou"], **(config or {})}
+
+    def play(prompt: str) -> dict[str, Any]:
+        return {
+            "type": "core.play",
+            "version": 1,
+            "config": {"prompts": [prompt]},
+            "exits": {"next": "bye"},
+        }
+
+    names = ("shenzhen", "guangzhou", "other", "unknown", "busy")
+    return {
+        "schema_version": 1,
+        "id": "area-demo",
+        "name": "地区路由",
+        "languages": ["zh-CN"],
+        "variables": {"region": {"type": "string", "default": ""}},
+        "prompts": {n: {"text": {"zh-CN": n}} for n in names},
+        "settings": {"fallback": "busy_node"},
+        "nodes": {
+            "start": {"type": "core.start", "version": 1, "exits": {"next": "route"}},
+            "route": {
+                "type": "area.route",
+                "version": 1,
+                "config": node_config,
+                "exits": {
+                    "shenzhen": "shenzhen_node",
+                    "guangzhou": "guangzhou_node",
+                    "other": "other_node",
+                    "unknown": "unknown_node",
+                    "error": "busy_node",
+                },
+            },
+            **{f"{n}_node": play(n) for n in names},
+            "bye": {"type": "core.hangup", "version": 1},
+        },
+    }
+
+
+@pytest.fixture
+def area_flow():
+    """``area_flow(config_overrides)``: a flow document routing through area.route."""
+    return _area_flow
+
+
+class Client:
+    """A signed-in browser: cookies plus the CSRF token on writes."""
+
+    def __init__(self, app: Any, username: str | None) -> None:
+        self.http = TestClient(app, base_url="http://designer.test")
+        self.csrf = ""
+        if username is not None:
+            response = self.http.post(
+                "/api/login", json={"username": username, "password": PASSWORD}
+            )
+            assert response.status_code == 200, response.text
+            self.csrf = response.json()["csrf_token"]
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self.http.get(url, **kw)
+
+    def send(self, method: str, url: str, body: Any = None) -> Any:
+        headers = {"X-CSRF-Token": self.csrf}
+        content = None
+        if body is not None:
+            content = json.dumps(body, ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json"
+        return self.http.request(method, url, content=content, headers=headers)
+
+
+@pytest.fixture
+def app(engine, plugins, tmp_path):
+    auth = AuthSettings(hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    app = create_app(
+        engine,
+        auth=auth,
+        media_dir=tmp_path / "media",
+        test_call_scale=0.01,
+        extra_routes=plugins.routes,
+        resources=plugins.resources,
+    )
+    users = Users(engine, auth)
+    for name, roles in (("admin", ["admin"]), ("ed", ["editor"]), ("viewer", ["viewer"])):
+        users.create(name, PASSWORD, roles, actor="test")
+    return app
+
+
+@pytest.fixture
+def clients(app) -> Iterator[dict[str, Client]]:
+    made = {name: Client(app, name) for name in ("admin", "ed", "viewer")}
+    made["anon"] = Client(app, None)
+    yield made
+    for client in made.values():
+        client.http.close()

@@ -1,0 +1,1 @@
+"""ivrflow plugin: blacklist (``block``), whitelist (``allow``) and VIP list (``vip``)."""

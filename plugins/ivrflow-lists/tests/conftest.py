@@ -1,0 +1,165 @@
+"""Fixtures of the lists plugin's tests (self-contained, as a plugin outside ivrflow's
+repository would have them): a migrated database, the plugin set up on it, a designer app with
+its routes, signed-in clients, and a flow using ``lists.check``.
+
+Helpers are fixtures (``screening_flow``), not imports: with ``--import-mode=importlib`` a test
+module cannot import this conftest by name (``conftest`` would be ivrflow's own)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from ivrflow_lists.plugin import setup
+from sqlalchemy import Engine
+from starlette.testclient import TestClient
+
+from designer.app import create_app
+from designer.auth import AuthSettings, Users
+from nodes.plugins import PluginHost, Plugins, load_plugins
+from runtime.testing import make_test_engine
+
+PASSWORD = "correct horse 12329"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path) -> Iterator[Engine]:
+    """ivrflow's database, migrated: SQLite, and PostgreSQL when IVRFLOW_TEST_POSTGRES_URL
+    names a throwaway server (./test starts one)."""
+    engine = make_test_engine(request.param, tmp_path)
+    if engine is None:
+        pytest.skip("IVRFLOW_TEST_POSTGRES_URL is not set (./test starts a server)")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def plugins(engine) -> Plugins:
+    """The plugin set up on the database, exactly as ``ivrflow serve`` does."""
+    loaded = load_plugins(
+        PluginHost(engine=engine, environ={}), include_entry_points=False, extra={"lists": setup}
+    )
+    assert loaded.problems == []
+    return loaded
+
+
+@pytest.fixture
+def store(plugins):
+    return plugins.resources["lists"]
+
+
+class Client:
+    """A signed-in browser: cookies plus the CSRF token on writes."""
+
+    def __init__(self, app: Any, username: str | None) -> None:
+        self.http = TestClient(app, base_url="http://designer.test")
+        self.csrf = ""
+        if username is not None:
+            response = self.http.post(
+                "/api/login", json={"username": username, "password": PASSWORD}
+            )
+            assert response.status_code == 200, response.text
+            self.csrf = response.json()["csrf_token"]
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self.http.get(url, **kw)
+
+    def send(self, method: str, url: str, body: Any = None) -> Any:
+        headers = {"X-CSRF-Token": self.csrf}
+        content = None
+        if body is not None:
+            content = json.dumps(body, ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json"
+        return self.http.request(method, url, content=content, headers=headers)
+
+
+@pytest.fixture
+def app(engine, plugins, tmp_path):
+    """The designer with the plugin's routes and resources, one user per role."""
+    auth = AuthSettings(hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    app = create_app(
+        engine,
+        auth=auth,
+        media_dir=tmp_path / "media",
+        test_call_scale=0.01,
+        extra_routes=plugins.routes,
+        resources=plugins.resources,
+    )
+    users = Users(engine, auth)
+    for name, roles in (("admin", ["admin"]), ("ed", ["editor"]), ("viewer", ["viewer"])):
+        users.create(name, PASSWORD, roles, actor="test")
+    return app
+
+
+@pytest.fixture
+def clients(app) -> Iterator[dict[str, Client]]:
+    made = {name: Client(app, name) for name in ("admin", "ed", "viewer")}
+    made["anon"] = Client(app, None)
+    yield made
+    for client in made.values():
+        client.http.close()
+
+
+@pytest.fixture
+def screening_flow():
+    """``screening_flow(**config)``: start → lists.check → one prompt per exit; VIPs and
+    allowed callers go on to core.transfer_queue with the priority variable."""
+    return _screening_flow
+
+
+def _screening_flow(**config: Any) -> dict[str, Any]:
+    def play(prompt: str, then: str = "bye") -> dict[str, Any]:
+        return {
+            "type": "core.play",
+            "version": 1,
+            "config": {"prompts": [prompt]},
+            "exits": {"next": then},
+        }
+
+    exits = {
+        "blocked": "blocked_node",
+        "allowed": "welcome_node",
+        "vip": "vip_node",
+        "error": "busy_node",
+    }
+    if config.get("on_anonymous") == "anonymous":
+        exits["anonymous"] = "anonymous_node"
+    return {
+        "schema_version": 1,
+        "id": "screening",
+        "name": "黑白名单",
+        "languages": ["zh-CN"],
+        "variables": {"vip_priority": {"type": "number", "default": 0}},
+        "prompts": {
+            "blocked": {"text": {"zh-CN": "您的号码已被限制呼入。"}},
+            "welcome": {"text": {"zh-CN": "您好，欢迎致电12329。"}},
+            "vip": {"text": {"zh-CN": "尊敬的贵宾，您好。"}},
+            "anonymous": {"text": {"zh-CN": "请显示您的号码后再拨。"}},
+            "busy": {"text": {"zh-CN": "系统繁忙。"}},
+        },
+        "settings": {"fallback": "busy_node"},
+        "nodes": {
+            "start": {"type": "core.start", "version": 1, "exits": {"next": "check"}},
+            "check": {"type": "lists.check", "version": 1, "config": config, "exits": exits},
+            "blocked_node": play("blocked"),
+            "welcome_node": play("welcome", "queue"),
+            "vip_node": play("vip", "queue"),
+            "anonymous_node": play("anonymous"),
+            "busy_node": play("busy"),
+            "queue": {
+                "type": "core.transfer_queue",
+                "version": 1,
+                "config": {"queue": "general", "priority_variable": "vip_priority"},
+                "exits": {
+                    "completed": "bye",
+                    "timeout": "bye",
+                    "unavailable": "bye",
+                    "error": "bye",
+                },
+            },
+            "bye": {"type": "core.hangup", "version": 1},
+        },
+    }
