@@ -26,6 +26,7 @@ from designer.problems import ApiError
 from designer.web import Context, api, client_ip
 from nodes.api import CATEGORIES
 from prompts.library import prompt_uses
+from prompts.tts import NICENESS
 from runtime.flow import flow_schema
 from runtime.problems import Severity
 from runtime.validate import ValidationResult, validate_text
@@ -119,21 +120,38 @@ def _validation(result: ValidationResult) -> dict[str, Any]:
 async def _placeholders_after_save(
     services: Any, flow_id: str, document: dict[str, Any], generation: int
 ) -> None:
-    """Every prompt of a saved flow without audio gets a TTS placeholder, after the response
-    is sent and once its editor has paused: ``placeholder_delay_s`` after the last save of
-    that flow (a later save supersedes this one), so a run of saves speaks only the final
-    texts. Only the saved document is read; its sub-flows get theirs when they are saved,
-    and publishing makes any still missing."""
+    """Every prompt of a saved flow without audio gets a TTS placeholder once its editor has
+    paused: ``placeholder_delay_s`` after the last save of that flow (a later save
+    supersedes this one), so a run of saves speaks only the final texts. Only the saved
+    document is read; its sub-flows get theirs when they are saved, and publishing makes any
+    still missing. Runs as a task of its own: the response (and the connection it came on)
+    never waits for it."""
     try:
         await asyncio.sleep(services.placeholder_delay_s)
         if services.placeholder_generations.get(flow_id) != generation:
             return  # saved again meanwhile: that save's task does it
         uses = prompt_uses([document], services.registry)
-        made = await services.prompts.ensure_placeholders(uses)
+        # one synthesis at a time, at low CPU priority: editors' requests come first
+        NICENESS.set(10)  # this task's own context
+        made = await services.prompts.ensure_placeholders(uses, background=True)
         if made["failed"]:
             log.info("placeholders for %s: %d failed", flow_id, len(made["failed"]))
+    except asyncio.CancelledError:
+        raise
     except Exception:  # never fail the save over it; publishing tries again
         log.exception("making placeholders for %s", flow_id)
+
+
+async def _schedule_placeholders(
+    services: Any, flow_id: str, document: dict[str, Any], generation: int
+) -> None:
+    job = _placeholders_after_save(services, flow_id, document, generation)
+    if services.placeholder_delay_s <= 0:
+        await job  # no pause to wait for (tests): at once
+        return
+    task = asyncio.get_running_loop().create_task(job, name=f"placeholders-{flow_id}")
+    services.placeholder_tasks.add(task)
+    task.add_done_callback(services.placeholder_tasks.discard)
 
 
 def _draft_response(
@@ -147,7 +165,7 @@ def _draft_response(
         generations = services.placeholder_generations
         generation = generations[view["id"]] = generations.get(view["id"], 0) + 1
         background = BackgroundTask(
-            _placeholders_after_save, services, view["id"], document, generation
+            _schedule_placeholders, services, view["id"], document, generation
         )
     return JSONResponse(
         view,

@@ -4,6 +4,7 @@ which is how ``ivrflow serve`` starts the whole product on one machine."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -42,9 +43,10 @@ class Services:
     flows: Flows
     auth: AuthSettings
     prompts: PromptLibrary
-    placeholder_delay_s: float = 5.0
+    placeholder_delay_s: float = 20.0
     """Placeholders are spoken this long after the last save of a flow."""
     placeholder_generations: dict[str, int] = field(default_factory=dict)
+    placeholder_tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 async def _openapi(request: Request) -> JSONResponse:
@@ -59,7 +61,7 @@ def create_app(
     runtime: Any | None = None,
     max_body_bytes: int = 4 * 1024 * 1024,
     test_call_scale: float = 1.0,
-    placeholder_delay_s: float = 5.0,
+    placeholder_delay_s: float = 20.0,
     media_dir: Path | str = "var/media",
     converter: Converter | None = None,
     speaker: Speaker | None = None,
@@ -95,6 +97,10 @@ def create_app(
         try:
             yield
         finally:
+            pending = list(services.placeholder_tasks)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             if runtime is not None:
                 await runtime.close()
 

@@ -28,6 +28,7 @@ from nodes.registry import Registry, default_registry
 from prompts.catalogue import PromptCatalogue, PromptStatus, _by_primary
 from prompts.models import AudioBlob, EntryPolicy, PromptVariant, VariantStatus, VersionPrompt
 from prompts.say import prompt_set
+from runtime.store.db import write_lock
 from runtime.store.models import db_time
 from runtime.template import PLACEHOLDER_RE
 
@@ -224,7 +225,8 @@ class PromptLibrary:
         self.converter = converter
         self.speaker = speaker
         self.registry = registry or default_registry()
-        self._tts_slots = asyncio.Semaphore(tts_concurrency)
+        self.tts_concurrency = tts_concurrency
+        self._background: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     # -- reading -----------------------------------------------------------------------------
     def statuses(self) -> dict[Key, str]:
@@ -316,10 +318,13 @@ class PromptLibrary:
         ]
 
     # -- placeholders ------------------------------------------------------------------------
-    async def ensure_placeholders(self, uses: Mapping[Key, PromptUse]) -> dict[str, Any]:
+    async def ensure_placeholders(
+        self, uses: Mapping[Key, PromptUse], *, background: bool = False
+    ) -> dict[str, Any]:
         """Make a TTS placeholder for every used prompt that has script text and no audio
         (or a placeholder of an older text). Returns what was made and what failed."""
-        statuses = await asyncio.to_thread(self._variants_by_key)
+        slots = self._background_slots() if background else asyncio.Semaphore(self.tts_concurrency)
+        statuses = await asyncio.to_thread(self._variants_by_key, {key[0] for key in uses})
         wanted = [
             use
             for key, use in uses.items()
@@ -341,7 +346,7 @@ class PromptLibrary:
             return {"made": made, "failed": failed}
 
         async def one(use: PromptUse) -> None:
-            async with self._tts_slots:
+            async with slots:
                 assert self.speaker is not None and use.text
                 try:
                     spoken = await self.speaker(use.text, use.language)
@@ -356,17 +361,31 @@ class PromptLibrary:
         await asyncio.gather(*(one(u) for u in wanted))
         return {"made": sorted(made), "failed": failed}
 
-    def _variants_by_key(self) -> dict[Key, tuple[str, str]]:
+    def _background_slots(self) -> asyncio.Semaphore:
+        """Background placeholders, from every flow saved, make one synthesis at a time in
+        the process, so editors' requests keep the CPU they need. (One semaphore per event
+        loop: a library can outlive a loop in tests.)"""
+        loop = asyncio.get_running_loop()
+        if self._background is None or self._background[0] is not loop:
+            self._background = (loop, asyncio.Semaphore(1))
+        return self._background[1]
+
+    def _variants_by_key(self, prompt_ids: set[str]) -> dict[Key, tuple[str, str]]:
+        """(source, spoken text) of the variants of ``prompt_ids`` only (not the library)."""
+        found: dict[Key, tuple[str, str]] = {}
+        ids = sorted(prompt_ids)
         with Session(self.engine) as session:
-            rows = session.exec(
-                select(
-                    PromptVariant.prompt_id,
-                    PromptVariant.language,
-                    PromptVariant.source,
-                    PromptVariant.spoken_text,
-                )
-            ).all()
-        return {(p, lang): (src, text) for p, lang, src, text in rows}
+            for start in range(0, len(ids), 500):  # bounded IN lists
+                rows = session.exec(
+                    select(
+                        PromptVariant.prompt_id,
+                        PromptVariant.language,
+                        PromptVariant.source,
+                        PromptVariant.spoken_text,
+                    ).where(col(PromptVariant.prompt_id).in_(ids[start : start + 500]))
+                ).all()
+                found.update({(p, lang): (src, text) for p, lang, src, text in rows})
+        return found
 
     def _store_blob(self, session: Session, wav: bytes, duration_ms: int) -> str:
         """Store audio once by its hash; two writers storing the same audio at once is fine."""
@@ -380,7 +399,7 @@ class PromptLibrary:
         return sha
 
     def _store_placeholder(self, use: PromptUse, spoken: Spoken) -> None:
-        with Session(self.engine) as session:
+        with write_lock(self.engine), Session(self.engine) as session:
             sha = self._store_blob(session, spoken.wav, spoken.duration_ms)
             variant = session.exec(
                 select(PromptVariant).where(
@@ -433,7 +452,7 @@ class PromptLibrary:
             await asyncio.to_thread(_write_atomic, original, data)
 
         def store() -> dict[str, Any]:
-            with Session(self.engine) as session:
+            with write_lock(self.engine), Session(self.engine) as session:
                 sha = self._store_blob(session, converted.wav, converted.duration_ms)
                 variant = session.exec(
                     select(PromptVariant).where(
@@ -480,7 +499,7 @@ class PromptLibrary:
         on_commit: Callable[[Session, PromptVariant], None] | None = None,
     ) -> dict[str, Any]:
         """Approve a recording (or take the approval back)."""
-        with Session(self.engine) as session:
+        with write_lock(self.engine), Session(self.engine) as session:
             variant = session.exec(
                 select(PromptVariant).where(
                     PromptVariant.prompt_id == prompt_id, PromptVariant.language == language

@@ -77,6 +77,7 @@ import time
 import wave
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -418,11 +419,21 @@ def _spawn_error(tool: str, binary: str, exc: OSError) -> TtsError:
     )
 
 
+NICENESS: ContextVar[int] = ContextVar("ivrflow_tts_niceness", default=0)
+"""Set (e.g. to 10) around work nobody waits for — placeholders made in the background — so
+espeak-ng and ffmpeg yield the CPU to requests and calls."""
+
+
 async def _run(
     argv: Sequence[str], stdin: bytes, time_limit: float, *, tool: str
 ) -> tuple[int, bytes, bytes]:
     """Run ``argv`` (no shell) feeding ``stdin``; (exit status, stdout, stderr). On timeout or
     cancellation the process group is killed and reaped before the error propagates."""
+    niceness = NICENESS.get()
+    if niceness > 0 and (nice := shutil.which("nice")) is not None:
+        if shutil.which(argv[0]) is None:  # report the tool missing, not a failing `nice`
+            raise _spawn_error(tool, argv[0], FileNotFoundError(argv[0]))
+        argv = [nice, "-n", str(niceness), *argv]
     try:
         process = await asyncio.create_subprocess_exec(
             *argv,

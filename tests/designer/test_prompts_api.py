@@ -324,7 +324,6 @@ def test_a_recorded_prompt_needs_no_script_in_the_flow(users):
 
 
 def test_a_run_of_saves_speaks_only_the_final_text(engine, tmp_path):
-    import threading
     import time
 
     speaker = FakeSpeaker()
@@ -333,29 +332,23 @@ def test_a_run_of_saves_speaks_only_the_final_text(engine, tmp_path):
         media_dir=tmp_path,
         converter=fake_converter,
         speaker=speaker,
-        placeholder_delay_s=0.5,
+        placeholder_delay_s=2.0,  # far longer than three saves take, even on a busy machine
     )
     add_user(app, "ed", "editor")
-    first, second = ApiClient(app, "ed"), ApiClient(app, "ed")
-    first.post("/api/flows", tiny_flow())  # its placeholders: after 0.5 s, before returning
-    texts = {"2": "第一稿。", "3": "定稿。"}
-
-    def save(client: ApiClient, revision: str) -> None:
-        flow = tiny_flow()
-        flow["prompts"]["thanks"]["text"]["zh-CN"] = texts[revision]
-        assert (
-            client.put(
-                "/api/flows/tiny", flow, headers={"If-Match": str(int(revision) - 1)}
-            ).status_code
-            == 200
-        )
-
-    early = threading.Thread(target=save, args=(first, "2"))
-    early.start()
-    time.sleep(0.2)  # the second save lands while the first one's placeholders wait
-    save(second, "3")
-    early.join()
+    ed = ApiClient(app, "ed")
+    with ed.http:  # one event loop for the app's lifetime, as under uvicorn
+        ed.post("/api/flows", tiny_flow())
+        for revision, text in ((1, "第一稿。"), (2, "第二稿。"), (3, "定稿。")):
+            flow = tiny_flow()
+            flow["prompts"]["thanks"]["text"]["zh-CN"] = text
+            saved = ed.put("/api/flows/tiny", flow, headers={"If-Match": str(revision)})
+            assert saved.status_code == 200
+        assert speaker.calls == []  # the editor has not paused yet
+        deadline = time.monotonic() + 10
+        while not any(text == "定稿。" for text, _ in speaker.calls):
+            assert time.monotonic() < deadline, speaker.calls
+            time.sleep(0.05)
     spoken = [text for text, _ in speaker.calls]
-    assert "定稿。" in spoken and "第一稿。" not in spoken
-    first.close()
-    second.close()
+    assert "第一稿。" not in spoken and "第二稿。" not in spoken
+    assert spoken.count("定稿。") == 1
+    ed.close()
