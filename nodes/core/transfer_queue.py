@@ -128,6 +128,23 @@ class TransferQueue(Node):
                 "items": {"type": "string", "x-ivrflow": "prompt"},
                 "default": [],
             },
+            "agent_variable": {
+                "type": "string",
+                "title": "坐席变量 / Agent variable",
+                "description": "若设置，接听坐席（Asterisk 报告的成员）写入该变量，"
+                "例如供满意度调查。 If set, the agent who answered (as Asterisk reports the "
+                "member) is stored in it, e.g. for a satisfaction survey.",
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+                "x-ivrflow": "variable-out",
+            },
+            "queue_variable": {
+                "type": "string",
+                "title": "队列变量 / Queue variable",
+                "description": "若设置，队列名写入该变量。 "
+                "If set, the queue's name is stored in it.",
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+                "x-ivrflow": "variable-out",
+            },
             "music_class": {
                 "type": "string",
                 "title": "等待音乐 / Music on hold class",
@@ -169,6 +186,10 @@ class TransferQueue(Node):
             music_class=config["music_class"],
         )
         result = await call.transfer_queue(request)
+        if config.get("queue_variable"):
+            call.vars[config["queue_variable"]] = config["queue"]
+        if config.get("agent_variable"):
+            call.vars[config["agent_variable"]] = result.agent or ""
         try:
             return str(QueueStatus(result.status))
         except ValueError:

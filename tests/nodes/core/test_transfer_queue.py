@@ -194,3 +194,14 @@ async def test_control_characters_never_reach_the_agent_desktop() -> None:
     assert "\r" not in value and "\n" not in value and "\x00" not in value
     assert value.startswith('a" EXEC System rm ')
     assert len(value) == 256
+
+
+async def test_the_agent_and_queue_can_be_kept_in_variables() -> None:
+    config = {"queue": "consult", "agent_variable": "agent", "queue_variable": "queue"}
+    run, _ = await transfer(config)
+    assert run.exit == "completed"
+    assert (run.vars["agent"], run.vars["queue"]) == ("8001", "consult")
+    unset, _ = await transfer({"queue": "consult"})
+    assert "agent" not in unset.vars and "queue" not in unset.vars  # only when asked
+    refs = TransferQueue.references(TransferQueue.with_defaults(config))
+    assert Reference("variable-out", "/agent_variable", "agent") in refs
