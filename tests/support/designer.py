@@ -8,19 +8,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from argon2 import PasswordHasher
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from designer.app import create_app
 from designer.auth import AuthSettings, Users
+from designer.testing import FAST_HASHER, PASSWORD
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-PASSWORD = "correct horse 12329"
-
-# argon2id with tiny costs: the tests exercise the logic, not the hash's strength
-FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 def auth_settings(**overrides: Any) -> AuthSettings:

@@ -15,18 +15,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from argon2 import PasswordHasher
 from ivrflow_schedule.plugin import setup
 from sqlalchemy import Engine
-from starlette.testclient import TestClient
 
-from designer.app import create_app
-from designer.auth import AuthSettings, Users
+from designer.testing import ApiTestClient, designer_with_plugins
 from nodes.plugins import PluginHost, Plugins, load_plugins
 from runtime.testing import make_test_engine
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-PASSWORD = "correct horse 12329"
 WORKDAYS = ("mon", "tue", "wed", "thu", "fri")
 HOURS = {
     "timezone": "Asia/Shanghai",
@@ -83,57 +79,24 @@ def store(plugins):
     return plugins.resources["schedule"]
 
 
-class Client:
-    """A signed-in browser: cookies plus the CSRF token on writes."""
-
-    def __init__(self, app: Any, username: str | None) -> None:
-        self.http = TestClient(app, base_url="http://designer.test")
-        self.csrf = ""
-        if username is not None:
-            response = self.http.post(
-                "/api/login", json={"username": username, "password": PASSWORD}
-            )
-            assert response.status_code == 200, response.text
-            self.csrf = response.json()["csrf_token"]
-
-    def get(self, url: str, **kw: Any) -> Any:
-        return self.http.get(url, **kw)
-
-    def send(self, method: str, url: str, body: Any = None) -> Any:
-        headers = {"X-CSRF-Token": self.csrf}
-        content = None
-        if body is not None:
-            content = json.dumps(body, ensure_ascii=False).encode()
-            headers["Content-Type"] = "application/json"
-        return self.http.request(method, url, content=content, headers=headers)
-
-
 @pytest.fixture
 def app(engine, plugins, tmp_path):
-    """The designer with the plugin's routes and resources (as ``ivrflow serve`` builds it),
-    one user per role that matters here."""
-    auth = AuthSettings(hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    app = create_app(
+    """The designer with the plugin's routes and resources, as ``ivrflow serve`` builds it."""
+    return designer_with_plugins(
         engine,
-        auth=auth,
-        media_dir=tmp_path / "media",
-        test_call_scale=0.01,
-        extra_routes=plugins.routes,
-        resources=plugins.resources,
+        plugins,
+        tmp_path / "media",
+        {"admin": ["admin"], "ed": ["editor"], "viewer": ["viewer"]},
     )
-    users = Users(engine, auth)
-    for name, roles in (("admin", ["admin"]), ("ed", ["editor"]), ("viewer", ["viewer"])):
-        users.create(name, PASSWORD, roles, actor="test")
-    return app
 
 
 @pytest.fixture
-def clients(app) -> Iterator[dict[str, Client]]:
-    made = {name: Client(app, name) for name in ("admin", "ed", "viewer")}
-    made["anon"] = Client(app, None)
+def clients(app) -> Iterator[dict[str, ApiTestClient]]:
+    made = {name: ApiTestClient(app, name) for name in ("admin", "ed", "viewer")}
+    made["anon"] = ApiTestClient(app, None)
     yield made
     for client in made.values():
-        client.http.close()
+        client.close()
 
 
 def _routing_flow(schedule: dict[str, Any] | str = HOURS, flow_id: str = "hours") -> dict:

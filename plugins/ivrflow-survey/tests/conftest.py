@@ -13,19 +13,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from argon2 import PasswordHasher
 from ivrflow_survey.plugin import setup
 from ivrflow_survey.store import Answer
 from sqlalchemy import Engine
-from starlette.testclient import TestClient
 
-from designer.app import create_app
-from designer.auth import AuthSettings, Users
+from designer.testing import ApiTestClient, designer_with_plugins
 from nodes.plugins import PluginHost, Plugins, load_plugins
 from runtime.testing import make_test_engine
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-PASSWORD = "correct horse 12329"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -177,39 +173,15 @@ def survey_flow():
     return _survey_flow
 
 
-class Client:
-    """A signed-in browser: cookies plus the CSRF token on writes."""
-
-    def __init__(self, app: Any, username: str | None) -> None:
-        self.http = TestClient(app, base_url="http://designer.test")
-        if username is not None:
-            response = self.http.post(
-                "/api/login", json={"username": username, "password": PASSWORD}
-            )
-            assert response.status_code == 200, response.text
-
-    def get(self, url: str, **kw: Any) -> Any:
-        return self.http.get(url, **kw)
-
-
 @pytest.fixture
 def app(engine, plugins, tmp_path):
-    auth = AuthSettings(hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    app = create_app(
-        engine,
-        auth=auth,
-        media_dir=tmp_path / "media",
-        test_call_scale=0.01,
-        extra_routes=plugins.routes,
-        resources=plugins.resources,
-    )
-    Users(engine, auth).create("viewer", PASSWORD, ["viewer"], actor="test")
-    return app
+    """The designer with the plugin's routes and resources, as ``ivrflow serve`` builds it."""
+    return designer_with_plugins(engine, plugins, tmp_path / "media", {"viewer": ["viewer"]})
 
 
 @pytest.fixture
-def clients(app) -> Iterator[dict[str, Client]]:
-    made = {"viewer": Client(app, "viewer"), "anon": Client(app, None)}
+def clients(app) -> Iterator[dict[str, ApiTestClient]]:
+    made = {"viewer": ApiTestClient(app, "viewer"), "anon": ApiTestClient(app, None)}
     yield made
     for client in made.values():
-        client.http.close()
+        client.close()
