@@ -73,8 +73,9 @@ def create_app(
     lifetime. ``media_dir`` keeps the originals of uploaded recordings; ``converter`` and
     ``speaker`` convert uploads and make TTS placeholders. ``test_call_scale`` scales prompt
     lengths and input time-outs of browser test calls (tests make them fast). ``extra_routes``
-    and ``resources``: what plugins contribute (``nodes.plugins.load_plugins``); test calls
-    run with those resources, like calls on the runtime."""
+    and ``resources``: what plugins contribute for test calls
+    (``nodes.plugins.load_plugins(...).for_test_calls()``: the runtime's resources, except
+    where a plugin gives a stand-in without real side effects, e.g. SMS that are only logged)."""
     registry = registry or default_registry()
     auth = auth or AuthSettings()
     prompts = PromptLibrary(

@@ -5,6 +5,7 @@ can answer any request."""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 
@@ -28,6 +29,7 @@ def app_from_env() -> Starlette:
     plugins = load_plugins(PluginHost(engine=engine))
     for problem in plugins.problems:
         log.error("%s", problem.message_en)
+    atexit.register(plugins.close)  # a worker process: stop the plugins when it exits
     return create_app(
         engine,
         auth=default_auth(),
@@ -35,5 +37,5 @@ def app_from_env() -> Starlette:
         converter=default_converter(os.path.join(media, "work")),
         speaker=default_speaker(os.path.join(media, "tts-cache")),
         extra_routes=plugins.routes,
-        resources=plugins.resources,
+        resources=plugins.for_test_calls(),
     )

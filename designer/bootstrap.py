@@ -29,7 +29,7 @@ log = logging.getLogger("ivrflow.designer")
 __all__ = ["EXAMPLE_DIR", "FirstAdmin", "ensure_admin", "load_example"]
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[1] / "examples" / "12329"
-EXAMPLE_FILES = ("auth.json", "appointment.json", "main.json")
+EXAMPLE_FILES = ("agent.json", "appointment.json", "main.json")
 EXAMPLE_ENTRY = "12329"
 
 

@@ -25,6 +25,12 @@ workers) ivrflow calls each setup function once with a :class:`PluginHost` and g
 * ``routes`` are Starlette routes added to the designer's API (after ivrflow's own; write
   them with :func:`designer.web.api` so they get sign-in, CSRF, permissions and the OpenAPI
   document like every other endpoint). A process that serves no designer ignores them.
+* ``test_resources`` (optional) replace resources in *test calls* — the designer's test-call
+  panel and ``ivrflow simulate`` — where a real side effect would surprise someone: e.g. an
+  SMS outbox that logs instead of texting a real phone. Calls on Asterisk never see them.
+* ``close`` (optional) is called once when the process stops (``Plugins.close``: after the
+  runtime has drained its calls): flush background queues, stop worker threads, close HTTP
+  sessions. It must return within a few seconds and should be safe to call twice.
 
 The host gives a plugin the database engine (``None`` where there is none: ``ivrflow
 simulate`` without ``--database``, unit tests) and the configuration (``environ``: secrets
@@ -42,6 +48,7 @@ reported by name (``Plugins.problems``) while the rest load.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import traceback
@@ -66,6 +73,8 @@ __all__ = [
     "SetupFunction",
     "load_plugins",
 ]
+
+log = logging.getLogger("ivrflow.plugins")
 
 PLUGIN_GROUP = "ivrflow.plugins"
 PLUGIN_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -97,6 +106,10 @@ class PluginParts:
 
     resources: Mapping[str, Any] = field(default_factory=dict)
     routes: Sequence[BaseRoute] = ()
+    test_resources: Mapping[str, Any] = field(default_factory=dict)
+    """Replacements for ``resources`` in test calls (designer, ``ivrflow simulate``)."""
+    close: Callable[[], object] | None = None
+    """Called once when the process stops (flush queues, stop threads, close sessions)."""
 
 
 SetupFunction = Callable[[PluginHost], PluginParts]
@@ -112,6 +125,8 @@ class Plugins:
     routes: list[BaseRoute] = field(default_factory=list)
     problems: list[RegistryProblem] = field(default_factory=list)
     resource_providers: dict[str, str] = field(default_factory=dict)
+    test_resources: dict[str, Any] = field(default_factory=dict)
+    closers: list[tuple[str, Callable[[], object]]] = field(default_factory=list)
 
     def add(self, name: str, provider: str, setup: Any, host: PluginHost) -> bool:
         """Set one plugin up; a failure is recorded, never raised."""
@@ -168,8 +183,27 @@ class Plugins:
                 continue
             self.resources[key] = value
             self.resource_providers[key] = provider
+        for key, value in parts.test_resources.items():
+            if self.resource_providers.get(key) == provider:  # only its own resources
+                self.test_resources[key] = value
         self.routes.extend(routes)
+        if parts.close is not None:
+            self.closers.append((name, parts.close))
         return True
+
+    def for_test_calls(self) -> dict[str, Any]:
+        """The resources of test calls: ``resources`` with the plugins' ``test_resources``."""
+        return {**self.resources, **self.test_resources}
+
+    def close(self) -> None:
+        """Stop every plugin (their ``close`` hooks, last set up first); a failing hook is
+        logged and the others still run. Calling it again does nothing."""
+        closers, self.closers = self.closers, []
+        for name, close in reversed(closers):
+            try:
+                close()
+            except Exception:
+                log.exception("plugin %s failed to close", name)
 
     def _problem(self, code: str, provider: str, zh: str, en: str, detail: str = "") -> bool:
         self.problems.append(RegistryProblem(code, provider, zh, en, detail))

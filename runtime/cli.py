@@ -225,7 +225,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 at=at,
                 library=library,
                 variables=variables,
-                resources=plugins.resources,
+                resources=plugins.for_test_calls(),
                 channel=channel,
                 **({} if channel else options),
             )
@@ -236,6 +236,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
         return EXIT_UNUSABLE
     finally:
+        plugins.close()
         if engine is not None:
             engine.dispose()
     if args.json:
@@ -344,6 +345,7 @@ def cmd_runtime(args: argparse.Namespace) -> int:
         sys.stderr.write(f"ivrflow runtime: cannot listen on {host}:{port}: {exc}\n")
         return EXIT_UNUSABLE
     finally:
+        plugins.close()
         engine.dispose()
     return EXIT_OK
 
@@ -629,10 +631,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 converter=default_converter(media / "work"),
                 speaker=default_speaker(media / "tts-cache"),
                 extra_routes=plugins.routes,
-                resources=plugins.resources,
+                resources=plugins.for_test_calls(),
             )
             uvicorn.Server(uvicorn.Config(app, lifespan="on", **common)).run()
     finally:
+        plugins.close()
         engine.dispose()
         out.write("ivrflow stopped\n")
     return EXIT_OK

@@ -375,23 +375,23 @@ def test_concurrent_publishes_of_one_entry_all_land_in_order(clients, app):
 
 def test_the_12329_flows_publish_with_their_subflows(clients):
     ed, pub = clients["ed"], clients["pub"]
-    for name in ("auth.json", "appointment.json", "main.json"):
+    for name in ("agent.json", "appointment.json", "main.json"):
         _create(ed, example(name))
     result = pub.post("/api/flows/12329-main/publish", {"entry": "12329"})
     body = result.json()
     assert result.status_code == 200, body
-    assert set(body["dependencies"]) == {"12329-auth", "12329-appointment"}
+    assert set(body["dependencies"]) == {"12329-agent", "12329-appointment"}
 
 
 # -- import / export -------------------------------------------------------------------------------
 def test_export_then_import_round_trip(clients, app):
     ed = clients["ed"]
-    for name in ("auth.json", "appointment.json", "main.json"):
+    for name in ("agent.json", "appointment.json", "main.json"):
         _create(ed, example(name))
     bundle = ed.get("/api/flows/12329-main/export").json()
     assert bundle["format"] == "ivrflow-export/1"
     assert bundle["flows"][0]["id"] == "12329-main"
-    assert {f["id"] for f in bundle["flows"]} == {"12329-main", "12329-auth", "12329-appointment"}
+    assert {f["id"] for f in bundle["flows"]} == {"12329-main", "12329-agent", "12329-appointment"}
     some_prompt = next(iter(bundle["prompts"].values()))
     assert some_prompt["used_by"] and "zh-CN" in some_prompt["text"]
     _problem(ed.post("/api/flows/import", bundle), 409, "import.exists")

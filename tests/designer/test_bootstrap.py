@@ -44,7 +44,7 @@ async def test_the_example_is_loaded_into_an_empty_database_only(engine, tmp_pat
     assert await load_example(engine, registry, media=tmp_path, speaker=speaker) == 1
     info = entry_version(engine, "12329")
     assert info is not None and info.flow_id == "12329-main" and info.version == 1
-    assert set(info.dependencies) == {"12329-auth", "12329-appointment"}
+    assert set(info.dependencies) == {"12329-agent", "12329-appointment"}
     assert await load_example(engine, registry, speaker=speaker) is None  # flows exist
     assert await load_example(engine, registry, tmp_path, speaker=speaker) is None  # no files
     pins = PromptLibrary(engine, tmp_path).pinned("12329-main", 1)
@@ -53,7 +53,7 @@ async def test_the_example_is_loaded_into_an_empty_database_only(engine, tmp_pat
     assert len(speaker.calls) == len(pins)
     assert {f["id"] for f in Flows(engine, registry).list()} == {
         "12329-main",
-        "12329-auth",
+        "12329-agent",
         "12329-appointment",
     }
 

@@ -751,11 +751,9 @@ def test_realistic_diff_of_the_12329_main_flow():
     old = json.loads(MAIN.read_text("utf-8"))
     new = copy.deepcopy(old)
     nodes = new["nodes"]
-    nodes["main_menu"]["exits"]["9"] = "agent_queue"  # complaints go to the general queue
-    nodes["check_hours"]["config"]["assignments"][0]["expression"] = (
-        'weekday() <= 5 and time() >= "08:30" and time() < "18:00"'
-    )
-    nodes["agent_queue"]["config"]["timeout_s"] = 120
+    nodes["main_menu"]["exits"]["9"] = "agent"  # complaints go to the general agents
+    nodes["hours"]["config"]["hours"]["weekly"]["fri"] = ["08:30-18:00"]  # open longer on Fridays
+    nodes["screen"]["config"]["vip_priority"] = 8
     new["prompts"]["closed_notice"]["text"]["zh-CN"] = (
         "现在是非工作时间，人工服务时间为工作日上午八点半至下午六点。"
     )
@@ -764,31 +762,28 @@ def test_realistic_diff_of_the_12329_main_flow():
     result = diff(old, new)
     assert kinds(result) == [
         ("prompt.text_changed", None),
-        ("queue.changed", "agent_queue"),
-        ("hours.changed", "check_hours"),
+        ("hours.changed", "hours"),
         ("route.changed", "main_menu"),
+        ("config.changed", "screen"),
     ]
-    text, queue, hours, route = result.changes
+    text, hours, route, vip = result.changes
     assert route.message_zh == (
-        "主菜单（工作时间）（main_menu）：按 9 现在转到“人工咨询队列”（agent_queue），"
-        "原来是“投诉建议队列”（complaints_queue）"
+        "主菜单（工作时间）（main_menu）：按 9 现在转到“人工服务（咨询）”（agent），"
+        "原来是“投诉与建议”（complaints）"
     )
     assert route.message_en == (
-        "主菜单（工作时间） (main_menu): key 9 now goes to “人工咨询队列” (agent_queue) "
-        "instead of “投诉建议队列” (complaints_queue)"
+        "主菜单（工作时间） (main_menu): key 9 now goes to “人工服务（咨询）” (agent) "
+        "instead of “投诉与建议” (complaints)"
     )
     assert hours.message_zh == (
-        "判断工作时间（check_hours）：工作时间已变更：is_open 现在设为"
-        '“weekday() <= 5 and time() >= "08:30" and time() < "18:00"”，原来是'
-        '“weekday() <= 5 and time() >= "08:30" and time() < "17:30"”'
+        "工作时间分流（hours）：工作时间已变更：“周五”（config.hours.weekly.fri）："
+        '["08:30-17:30"] → ["08:30-18:00"]'
     )
-    assert queue.message_en == (
-        "人工咨询队列 (agent_queue): “Longest wait (s)” (config.timeout_s): 180 → 120"
+    assert hours.message_en == (
+        "工作时间分流 (hours): open hours changed: “Friday” (config.hours.weekly.fri): "
+        '["08:30-17:30"] → ["08:30-18:00"]'
     )
-    assert (
-        queue.message_zh
-        == "人工咨询队列（agent_queue）：“最长排队时间（秒）”（config.timeout_s）：180 → 120"
-    )
+    assert vip.message_en == "黑白名单 / VIP (screen): “VIP priority” (config.vip_priority): 5 → 8"
     assert text.message_en == (
         "Prompt “closed_notice” (zh-CN) now says "
         "“现在是非工作时间，人工服务时间为工作日上午八点半至下午六点。” instead of "

@@ -82,6 +82,48 @@ def test_failing_plugins_are_reported_by_name_and_the_rest_start():
     assert "PluginParts" in plugins.problems[1].message_en
 
 
+def test_close_hooks_run_once_last_set_up_first_and_a_failure_does_not_stop_the_rest(caplog):
+    closed = []
+
+    def broken():
+        closed.append("broken")
+        raise RuntimeError("queue stuck")
+
+    plugins = load_plugins(
+        include_entry_points=False,
+        extra=[
+            ("first", lambda host: PluginParts(close=lambda: closed.append("first"))),
+            ("broken", lambda host: PluginParts(close=broken)),
+            ("plain", lambda host: PluginParts()),
+            ("last", lambda host: PluginParts(close=lambda: closed.append("last"))),
+        ],
+    )
+    assert plugins.problems == []
+    with caplog.at_level("ERROR", logger="ivrflow.plugins"):
+        plugins.close()
+        plugins.close()  # a second call (e.g. atexit after an orderly stop) does nothing
+    assert closed == ["last", "broken", "first"]
+    [record] = caplog.records
+    assert "broken" in record.getMessage() and "queue stuck" in record.exc_text
+
+
+def test_test_calls_get_a_plugins_stand_ins_for_its_own_resources_only():
+    plugins = load_plugins(
+        include_entry_points=False,
+        extra=[
+            (
+                "sms",
+                lambda host: PluginParts(resources={"sms": "real"}, test_resources={"sms": "log"}),
+            ),
+            # a plugin may not replace another plugin's resource in test calls
+            ("sneaky", lambda host: PluginParts(test_resources={"sms": "mine"})),
+            ("fund", lambda host: PluginParts(resources={"fund": "demo"})),
+        ],
+    )
+    assert plugins.resources == {"sms": "real", "fund": "demo"}
+    assert plugins.for_test_calls() == {"sms": "log", "fund": "demo"}
+
+
 def test_the_default_host_carries_the_environment(monkeypatch):
     monkeypatch.setenv("ACME_URL", "http://127.0.0.1:9/")
     host = PluginHost()

@@ -114,8 +114,14 @@ def test_simulate_json(capsys):
     )
     assert code == 0
     data = json.loads(out)
-    path = [s["node"] for s in data["steps"]]
-    assert path[-3:] == ["queue_busy", "leave_voicemail", "goodbye"]
+    path = [(s["flow"], s["node"]) for s in data["steps"]]
+    # in the agent sub-flow the queue timed out, 1 = voicemail; back in the main flow, goodbye
+    assert path[-4:] == [
+        ("12329-agent", "queue_busy"),
+        ("12329-agent", "leave_voicemail"),
+        ("12329-agent", "ret_done"),
+        ("12329-main", "goodbye"),
+    ]
     assert data["outcome"]["kind"] == "completed"
     assert data["unused_keys"] == []
 

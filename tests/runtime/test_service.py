@@ -1,56 +1,45 @@
 """The runtime service end to end: a fake Asterisk calls in over FastAGI, the published 12329
-flow runs against a fake fund system, call records land in SQLite and PostgreSQL."""
+flow runs on its plugins (the demo fund system, lists, hours, area routing, appointments,
+SMS, callbacks, survey), call records land in SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
-from support import fund_backend as fund
 from support.fake_asterisk import FakeCall, Fault, Hangup, QueueOutcome
+from support.hotline import DEMO, OPEN, hotline_plugins, publish_12329
 
 from runtime.clock import FrozenClock
-from runtime.library import MemoryLibrary
 from runtime.service import RuntimeService, entry_of
 from runtime.store.publishing import publish
 from runtime.store.records import list_calls
 
-FOLDER = Path(__file__).parents[2] / "examples" / "12329"
-OPEN = datetime(2026, 10, 9, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
-
-def documents(api: str) -> dict[str, dict]:
-    docs = {p.stem: json.loads(p.read_text("utf-8")) for p in FOLDER.glob("*.json")}
-    docs["main"]["variables"]["fund_api"]["default"] = api
-    return docs
-
-
-def publish_12329(engine, api: str, *, edit=None) -> int:
-    docs = documents(api)
-    if edit:
-        edit(docs["main"])
-    library = MemoryLibrary({d["id"]: d for d in docs.values()})
-    return publish(engine, docs["main"], entry="12329", library=library).version
+@contextlib.asynccontextmanager
+async def running(engine, environ=None, **options):
+    """The 12329 example published and a runtime serving it with the plugins' resources."""
+    await asyncio.to_thread(publish_12329, engine)
+    with hotline_plugins(engine, environ) as plugins:
+        options.setdefault("clock", FrozenClock(OPEN))
+        options.setdefault("drain_s", 2)
+        service = RuntimeService(engine, port=0, resources=plugins.resources, **options)
+        await service.start()
+        try:
+            yield service, plugins
+        finally:
+            await service.close()
 
 
 @pytest.fixture
 async def hotline(engine):
-    async with fund.running() as (api, system):
-        await asyncio.to_thread(publish_12329, engine, api)
-        # entry_cache_s=0: a publish reaches the very next call (tests publish mid-test)
-        service = RuntimeService(
-            engine, port=0, clock=FrozenClock(OPEN), drain_s=2, entry_cache_s=0
-        )
-        await service.start()
-        try:
-            yield service, system, api
-        finally:
-            await service.close()
+    # entry_cache_s=0: a publish reaches the very next call (tests publish mid-test)
+    async with running(engine, entry_cache_s=0) as (service, plugins):
+        yield service, plugins
 
 
 async def records(engine, service=None):
@@ -74,8 +63,8 @@ def played(result) -> list[str]:
 
 
 async def test_personal_account_branch_over_agi(hotline, engine):
-    service, system, _ = hotline
-    keys = f"11{fund.ACCOUNT}#{fund.PIN}2"
+    service, _ = hotline
+    keys = f"11{DEMO.ACCOUNT}#{DEMO.PIN}2"
     result = await call(service, keys=[keys, "hangup"])
     assert result.error is None and result.anomalies == []
     heard = played(result)
@@ -97,15 +86,18 @@ async def test_personal_account_branch_over_agi(hotline, engine):
             return str(conn.execute(text("SELECT * FROM call_record")).fetchall())
 
     stored = await asyncio.to_thread(dump)
-    assert fund.PIN not in stored and fund.ACCOUNT not in stored
-    # the PIN went to the fund system and nowhere else
-    assert any(body and body.get("pin") == fund.PIN for _, _, body in system.requests)
+    assert DEMO.PIN not in stored and DEMO.ACCOUNT not in stored
 
 
 @pytest.mark.parametrize(
     ("keys", "queue", "expect"),
     [
-        ("0", "ANSWERED", ["welcome", "main_menu", "queue_wait", "survey", "survey_thanks"]),
+        (
+            "0",
+            "ANSWERED",
+            # the 2 typed during the survey's introduction answers the question (type-ahead)
+            ["welcome", "main_menu", "queue_wait", "survey_intro", "survey_thanks"],
+        ),
         ("9", "TIMEOUT", ["queue_wait", "queue_busy", "callback_ok", "goodbye"]),
         # * pressed during the policy announcement interrupts it and acts at the menu (type-ahead)
         ("43*", None, ["guide_menu", "policy_loan", "main_menu"]),
@@ -113,7 +105,7 @@ async def test_personal_account_branch_over_agi(hotline, engine):
     ],
 )
 async def test_main_menu_branches_over_agi(hotline, engine, keys, queue, expect):
-    service, _, _ = hotline
+    service, plugins = hotline
     after = {"0": "2", "9": "2"}.get(keys, "")
     # no hang-up in the script: the flow runs to its own goodbye when the keys run out
     result = await call(service, keys=keys + after, queue=QueueOutcome(queue) if queue else None)
@@ -124,27 +116,34 @@ async def test_main_menu_branches_over_agi(hotline, engine, keys, queue, expect)
     assert all(name in it for name in expect), heard  # in this order
     if queue:
         [(_, data)] = [e for e in result.execs if e[0] == "Queue"]
-        assert data.split(",")[0] == {"0": "consult", "9": "complaints"}[keys]
+        # 13800138000 is a Beijing number: not local, so the remote consultation group
+        assert data.split(",")[0] == {"0": "consult_remote", "9": "complaints"}[keys]
         assert result.variables["__IVR_CATEGORY"] in ("consult", "complaint")
+        assert result.variables["__IVR_REGION"] == {"0": "beijing", "9": ""}[keys]
         assert result.variables.get("QUEUE_PRIO") == "0"
+    if queue == "ANSWERED":  # the survey's answer is stored with the call, agent and queue
+        survey = plugins.resources["survey"]
+        assert await asyncio.to_thread(survey.flush)
+        [answer] = await asyncio.to_thread(survey.answers, result.env["agi_uniqueid"])
+        assert (answer["score"], answer["queue"]) == (2, "consult_remote")
+        assert answer["agent"]
+    if queue == "TIMEOUT":  # the caller asked for a call back
+        total, [request] = plugins.resources["callback"].search(status="pending")
+        assert (total, request.phone, request.reason) == (1, "13800138000", "queue_timeout")
 
 
 async def test_fund_system_down_still_reaches_an_agent(engine):
-    await asyncio.to_thread(publish_12329, engine, "http://127.0.0.1:9/api")
-    service = RuntimeService(engine, port=0, clock=FrozenClock(OPEN), drain_s=2)
-    await service.start()
-    try:
+    environ = {"IVRFLOW_FUND_URL": "http://127.0.0.1:9/api"}  # connection refused
+    async with running(engine, environ) as (service, _):
         result = await call(
             service,
-            keys=[f"11{fund.ACCOUNT}#{fund.PIN}0", "hangup"],
+            keys=[f"11{DEMO.ACCOUNT}#{DEMO.PIN}0", "hangup"],
             queue=QueueOutcome("ANSWERED"),
         )
-    finally:
-        await service.close()
     heard = played(result)
     assert "system_busy" in heard and "queue_wait" in heard
     [record] = await records(engine)
-    assert record["queue"] == "consult"
+    assert record["queue"] == "consult_remote"
 
 
 @pytest.mark.parametrize(
@@ -152,21 +151,21 @@ async def test_fund_system_down_still_reaches_an_agent(engine):
     [
         (Hangup.during_command("STREAM FILE", 1), "welcome"),  # play
         (Hangup.during_command("STREAM FILE", 2), "main_menu"),  # menu prompt
-        (Hangup.during_command("WAIT FOR DIGIT", 1), "enter_account"),  # collect
-        (Hangup.during_command("EXEC Queue"), "agent_queue"),  # queue
+        (Hangup.during_command("WAIT FOR DIGIT", 1), "auth_account"),  # a plugin's input
+        (Hangup.during_command("EXEC Queue"), "consult_remote"),  # queue (in a sub-flow)
         (Hangup.during_command("STREAM FILE", 9), "say_balance"),  # say (number prompt set)
         (Hangup.during_command("EXEC VoiceMail"), "leave_voicemail"),  # voicemail
     ],
 )
 async def test_a_hangup_inside_each_kind_of_node_is_recorded(hotline, engine, hangup, node):
-    service, _, _ = hotline
+    service, _ = hotline
     keys = {
-        "agent_queue": "0",
+        "consult_remote": "0",
         "welcome": "",
         "main_menu": "",
-        "say_balance": f"11{fund.ACCOUNT}#{fund.PIN}",
+        "say_balance": f"11{DEMO.ACCOUNT}#{DEMO.PIN}",
         "leave_voicemail": "01",
-    }.get(node, f"11{fund.ACCOUNT}#")
+    }.get(node, "11")
     queue = QueueOutcome("TIMEOUT") if node == "leave_voicemail" else None
     result = await call(service, keys=keys, hangup=hangup, queue=queue)
     assert result.hung_up_by == "caller"
@@ -177,7 +176,7 @@ async def test_a_hangup_inside_each_kind_of_node_is_recorded(hotline, engine, ha
     assert service.server.active == 0
 
 
-async def test_hangup_during_a_slow_backend_cancels_the_http_node(engine):
+async def test_hangup_during_a_slow_fund_system_cancels_the_lookup(engine):
     from aiohttp import web
 
     async def slow(request):
@@ -185,31 +184,28 @@ async def test_hangup_during_a_slow_backend_cancels_the_http_node(engine):
         return web.json_response({})
 
     app = web.Application()
-    app.router.add_get("/api/callers/{caller}/screening", slow)
+    app.router.add_post("/api/auth", slow)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
     try:
-        await asyncio.to_thread(publish_12329, engine, f"http://127.0.0.1:{port}/api")
-        service = RuntimeService(engine, port=0, clock=FrozenClock(OPEN), drain_s=2)
-        await service.start()
-        try:
+        environ = {"IVRFLOW_FUND_URL": f"http://127.0.0.1:{port}/api"}
+        async with running(engine, environ) as (service, _):
             started = asyncio.get_running_loop().time()
-            result = await call(service, hangup=Hangup.when_idle(300))
-            assert asyncio.get_running_loop().time() - started < 1.9  # not the 2 s timeout
-        finally:
-            await service.close()
+            keys = f"11{DEMO.ACCOUNT}#{DEMO.PIN}"
+            result = await call(service, keys=keys, hangup=Hangup.when_idle(300))
+            assert asyncio.get_running_loop().time() - started < 2.9  # not the 3 s timeout
     finally:
         await runner.cleanup()
     assert result.hung_up_by == "caller"
     [record] = await records(engine)
-    assert (record["outcome"], record["outcome_node"]) == ("hangup", "screen")
+    assert (record["outcome"], record["outcome_node"]) == ("hangup", "auth_account")
 
 
 async def test_unknown_entry_returns_the_call_to_the_dialplan(hotline, engine):
-    service, _, _ = hotline
+    service, _ = hotline
     result = await call(service, entry="99999")
     assert result.variables.get("IVRFLOW_STATUS") == "NOENTRY"
     assert result.played == []
@@ -219,7 +215,7 @@ async def test_unknown_entry_returns_the_call_to_the_dialplan(hotline, engine):
 
 
 async def test_a_call_keeps_its_version_when_another_is_published(hotline, engine):
-    service, _, api = hotline
+    service, _ = hotline
     slow_call = asyncio.ensure_future(
         call(service, keys=[("4", 300), "hangup"], playback_ms=100, time_scale=1.0)
     )
@@ -229,7 +225,7 @@ async def test_a_call_keeps_its_version_when_another_is_published(hotline, engin
         doc["prompts"]["welcome"]["text"]["zh-CN"] = "新版欢迎语。"
         doc["nodes"]["welcome"]["config"]["prompts"] = ["welcome", "main_menu"]
 
-    assert await asyncio.to_thread(publish_12329, engine, api, edit=new_welcome) == 2
+    assert await asyncio.to_thread(publish_12329, engine, edit=new_welcome) == 2
     first = await slow_call
     second = await call(service, keys=["hangup"])
     await service.records.flush()
@@ -257,39 +253,35 @@ async def test_queue_legs_from_ami_events_are_recorded(engine, status, outcome):
         with Session(engine) as session:
             return list(session.exec(select(QueueLeg)).all())
 
-    async with fund.running() as (api, _):
-        await asyncio.to_thread(publish_12329, engine, api)
-        # least privilege, as examples/asterisk/manager.conf: read call,agent; write originate
-        users = {"ivrflow": AmiUser("s3cret", read="call,agent", write="originate")}
-        async with FakeAmi(users=users) as fake_ami:
-            client = AmiClient("127.0.0.1", fake_ami.port, "ivrflow", "s3cret")
-            service = RuntimeService(engine, port=0, clock=FrozenClock(OPEN), drain_s=2, ami=client)
-            await service.start()
-            try:
-                await client.wait_connected()
-                result = await call(
-                    service, keys="0", queue=QueueOutcome(status, hold_s=7), ami=fake_ami
-                )
-                assert result.error is None
-                for _ in range(100):  # the leg completes shortly after the queue events
-                    await service.records.flush()
-                    legs = await asyncio.to_thread(all_legs)
-                    if legs:
-                        break
-                    await asyncio.sleep(0.05)
-            finally:
-                await service.close()
+    # least privilege, as examples/asterisk/manager.conf: read call,agent; write originate
+    users = {"ivrflow": AmiUser("s3cret", read="call,agent", write="originate")}
+    async with FakeAmi(users=users) as fake_ami:
+        client = AmiClient("127.0.0.1", fake_ami.port, "ivrflow", "s3cret")
+        async with running(engine, ami=client) as (service, _):
+            await client.wait_connected()
+            result = await call(
+                service, keys="0", queue=QueueOutcome(status, hold_s=7), ami=fake_ami
+            )
+            assert result.error is None
+            for _ in range(100):  # the leg completes shortly after the queue events
+                await service.records.flush()
+                legs = await asyncio.to_thread(all_legs)
+                if legs:
+                    break
+                await asyncio.sleep(0.05)
     [leg] = legs
-    assert leg.queue == "consult" and leg.outcome == outcome
+    assert leg.queue == "consult_remote" and leg.outcome == outcome
     assert leg.uniqueid == result.env["agi_uniqueid"]
     if outcome == "answered":
         assert leg.agent and leg.hold_s == 7
 
 
 async def test_calls_still_running_after_the_drain_deadline_are_recorded_as_aborted(engine):
-    async with fund.running() as (api, _):
-        await asyncio.to_thread(publish_12329, engine, api)
-        service = RuntimeService(engine, port=0, clock=FrozenClock(OPEN), drain_s=0.2)
+    await asyncio.to_thread(publish_12329, engine)
+    with hotline_plugins(engine) as plugins:
+        service = RuntimeService(
+            engine, port=0, resources=plugins.resources, clock=FrozenClock(OPEN), drain_s=0.2
+        )
         await service.start()
         active = asyncio.ensure_future(call(service, keys="", playback_ms=1500, time_scale=1.0))
         await asyncio.sleep(0.3)
@@ -321,7 +313,7 @@ async def test_calls_still_running_after_the_drain_deadline_are_recorded_as_abor
     ids=lambda v: v.kind if isinstance(v, Fault) else None,
 )
 async def test_broken_asterisk_replies_end_in_a_defined_state(hotline, engine, fault, outcomes):
-    service, _, _ = hotline
+    service, _ = hotline
     # the fault hits the reply to the main menu's prompt (the second STREAM FILE)
     await call(service, keys="", faults={("STREAM FILE", 2): fault}, timeout=15)
     [record] = await records(engine, service)
@@ -330,19 +322,11 @@ async def test_broken_asterisk_replies_end_in_a_defined_state(hotline, engine, f
 
 
 async def test_a_slow_one_byte_per_second_reply_times_out_cleanly(engine):
-    async with fund.running() as (api, _):
-        await asyncio.to_thread(publish_12329, engine, api)
-        service = RuntimeService(
-            engine, port=0, clock=FrozenClock(OPEN), drain_s=1, command_timeout_s=0.5
-        )
-        await service.start()
-        try:
-            started = asyncio.get_running_loop().time()
-            # ANSWER is not media: its reply is due at once (STREAM FILE may play for minutes)
-            result = await call(service, faults={("ANSWER", 1): Fault.slow(0.5)}, timeout=15)
-            took = asyncio.get_running_loop().time() - started
-        finally:
-            await service.close()
+    async with running(engine, drain_s=1, command_timeout_s=0.5) as (service, _):
+        started = asyncio.get_running_loop().time()
+        # ANSWER is not media: its reply is due at once (STREAM FILE may play for minutes)
+        result = await call(service, faults={("ANSWER", 1): Fault.slow(0.5)}, timeout=15)
+        took = asyncio.get_running_loop().time() - started
     assert result.closed_by == "runtime"
     assert took < 4  # the 13-byte reply would take 6.5 s: the runtime gave up after 0.5 s
     [record] = await records(engine)
@@ -360,16 +344,10 @@ async def test_entries_are_looked_up_at_most_once_per_cache_period(engine, monke
         return real(engine_, entry)
 
     monkeypatch.setattr(service_module, "entry_version", counting)
-    async with fund.running() as (api, _):
-        await asyncio.to_thread(publish_12329, engine, api)
-        service = RuntimeService(engine, port=0, clock=FrozenClock(OPEN), entry_cache_s=60)
-        await service.start()
-        try:
-            for _ in range(3):
-                await call(service, keys=["hangup"])
-            await call(service, entry="99999")
-        finally:
-            await service.close()
+    async with running(engine, entry_cache_s=60) as (service, _):
+        for _ in range(3):
+            await call(service, keys=["hangup"])
+        await call(service, entry="99999")
     assert lookups == ["12329", "99999"]
     assert [r["outcome"] for r in await records(engine)].count("hangup") == 3
 
@@ -378,11 +356,14 @@ async def test_entries_are_looked_up_at_most_once_per_cache_period(engine, monke
     ("keys", "path"),
     [
         (
-            f"22{fund.ID_CARD}{fund.PIN}2",
+            f"22{DEMO.ID_CARD}{DEMO.PIN}2",
             ["auth_loan", "loan_lookup", "say_loan_due", "after_loan"],
         ),
-        (f"3{fund.UNIT}#{fund.PIN}2", ["auth_unit", "unit_lookup", "unit_normal", "after_unit"]),
-        ("513202610152111", ["appointment", "to_main", "main_menu"]),
+        (
+            f"3{DEMO.UNIT}#{DEMO.UNIT_PIN}2",
+            ["auth_unit", "unit_lookup", "unit_normal", "after_unit"],
+        ),
+        ("5111111", ["appointment", "to_main", "main_menu"]),
     ],
     ids=["2-loan", "3-employer", "5-appointment"],
 )
@@ -391,7 +372,7 @@ async def test_more_main_menu_branches_over_agi(hotline, engine, keys, path):
 
     from runtime.store.models import CallRecord
 
-    service, _, _ = hotline
+    service, plugins = hotline
     result = await call(service, keys=keys + "*")
     assert result.error is None
     await records(engine, service)
@@ -404,6 +385,13 @@ async def test_more_main_menu_branches_over_agi(hotline, engine, keys, path):
     nodes = await asyncio.to_thread(steps)
     it = iter(nodes)
     assert all(node in it for node in path), nodes  # in this order
+    if keys.startswith("5"):  # booked: B01, the first working day offered, the first slot
+        [booking] = await plugins.resources["fund"].bookings("13800138000", from_day=OPEN.date())
+        assert (booking.branch_id, booking.service) == ("B01", "loan_application")
+        assert booking.day.isoformat() == "2026-10-10"  # a Saturday worked for National Day
+        assert booking.start.isoformat(timespec="minutes") == "09:00"
+        said = "".join(n.rsplit("/", 1)[-1] for n in result.played if "/say/zh/" in n)
+        assert booking.code in said  # the confirmation code, digit by digit
 
 
 @pytest.mark.parametrize(

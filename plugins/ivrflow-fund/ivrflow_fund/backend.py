@@ -8,22 +8,29 @@ embedded database). Nodes find the configured one as ``call.resources["fund"]``.
 Amounts are :class:`~decimal.Decimal` yuan (exact to the fen), dates :class:`datetime.date`.
 
 Failures are exceptions with a defined meaning: :class:`FundUnavailable` (the system cannot
-answer now: timeout, 5xx, invalid response, breaker open — nodes take ``unavailable``) and
-:class:`FundNotFound` (no such account). A PIN is an argument of :meth:`authenticate` only:
+answer now: timeout, 5xx, invalid response, breaker open — nodes take ``unavailable``),
+:class:`FundNotFound` (no such account, branch…) and, for appointments, :class:`SlotFull` (no
+place left, or the day or slot cannot be booked) and :class:`AlreadyBooked` (the phone already
+holds an upcoming booking for that service). A PIN is an argument of :meth:`authenticate` only:
 no implementation logs, stores or returns it.
 """
 
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Literal, Protocol, runtime_checkable
 
 __all__ = [
     "ID_TYPES",
+    "REQUEST_TIME",
+    "SERVICES",
+    "AlreadyBooked",
     "AuthResult",
+    "Booking",
     "Branch",
     "EmployerAccount",
     "FundBackend",
@@ -34,6 +41,7 @@ __all__ = [
     "PersonalAccount",
     "Policy",
     "Slot",
+    "SlotFull",
     "id_card_valid",
     "mask_id",
 ]
@@ -60,7 +68,34 @@ class FundUnavailable(FundError):
 
 
 class FundNotFound(FundError):
-    """No such account / loan / unit."""
+    """No such account / loan / unit / branch."""
+
+
+class SlotFull(FundError):
+    """No place left in the appointment slot — or the day or slot cannot be booked (closed,
+    past, no such slot)."""
+
+
+class AlreadyBooked(FundError):
+    """The phone already holds an active, upcoming booking for this service: ``booking``."""
+
+    def __init__(self, booking: Booking) -> None:
+        super().__init__(f"already booked: {booking.booking_id}")
+        self.booking = booking
+
+
+SERVICES: dict[str, dict[str, str]] = {
+    "loan_application": {"zh": "贷款申请", "en": "loan application"},
+    "loan_repayment": {"zh": "贷款还款", "en": "loan repayment"},
+    "withdrawal": {"zh": "提取", "en": "withdrawal"},
+}
+"""The services a caller can book an appointment for: code → zh/en title."""
+
+REQUEST_TIME: ContextVar[datetime | None] = ContextVar("ivrflow_fund_request_time", default=None)
+"""The time of the call a node asks for (``call.now()``, set by the appointment nodes around
+their requests). The demo system takes it as "now" — which days and slots have passed, which
+bookings are upcoming — so a simulated call at a frozen time sees the demo at that time; a
+real fund system keeps its own clock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +158,34 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class Slot:
+    """An appointment slot of a branch on a day; ``period`` is its id (``"0900"``)."""
+
     branch_id: str
     day: date
-    period: str  # morning / afternoon
+    period: str
+    start: time
+    end: time
     capacity: int
-    remaining: int
+    remaining: int  # capacity − active bookings
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """An appointment. ``code`` is the 6-digit confirmation code the caller is told (unique
+    among active bookings); ``status`` ``booked`` or ``cancelled``."""
+
+    booking_id: str
+    code: str
+    phone: str
+    service: str
+    branch_id: str
+    branch_name: str
+    day: date
+    period: str
+    start: time
+    end: time
+    status: str
+    created_at: datetime | None
 
 
 @runtime_checkable
@@ -155,7 +213,31 @@ class FundBackend(Protocol):
 
     async def policy(self, topic: str) -> Policy: ...
 
-    async def appointment_slots(self, branch_id: str, day: date) -> list[Slot]: ...
+    async def appointment_slots(self, branch_id: str, day: date, service: str) -> list[Slot]:
+        """The branch's slots on ``day`` for ``service`` (empty when it is closed);
+        :class:`FundNotFound` for an unknown branch."""
+
+    async def book(
+        self,
+        phone: str,
+        service: str,
+        branch_id: str,
+        day: date,
+        period: str,
+        *,
+        call_id: str = "",
+        person_id: str = "",
+    ) -> Booking:
+        """Take a place: :class:`SlotFull` when none is left (or the slot cannot be booked),
+        :class:`AlreadyBooked` when the phone holds an upcoming booking for the service,
+        :class:`FundNotFound` for an unknown branch. Never more bookings than places, however
+        many callers book at once."""
+
+    async def bookings(self, phone: str, *, from_day: date) -> list[Booking]:
+        """The phone's active bookings on ``from_day`` or later, earliest first."""
+
+    async def cancel(self, booking_id: str, phone: str) -> bool:
+        """Cancel and free the place; False if there is no such active booking for ``phone``."""
 
 
 # -- identifiers -----------------------------------------------------------------------------

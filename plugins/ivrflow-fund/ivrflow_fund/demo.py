@@ -6,10 +6,11 @@ flows, the designer's test calls and the tests run against it. Every record is f
 (``demo = True``, ``name = "demo"``, a warning at start-up).
 
 Tables (the plugin's own, ``fund_*``, migrated by its alembic revisions): persons, loans,
-units, the login ids that lead to them, credentials (PIN hash, failures, lock), branches,
-policy texts. PINs are stored only as salted PBKDF2 hashes. The lock-out is the fund
-system's rule, kept here across calls and processes: ``max_failures`` (10) wrong PINs in a row
-lock the account for ``lock_minutes`` (30); a correct PIN resets the count.
+units, the login ids that lead to them, credentials (PIN hash, failures, lock), branches (with
+a capacity per appointment slot), policy texts, appointment bookings and slot usage. PINs are
+stored only as salted PBKDF2 hashes. The lock-out is the fund system's rule, kept here across
+calls and processes: ``max_failures`` (10) wrong PINs in a row lock the account for
+``lock_minutes`` (30); a correct PIN resets the count.
 
 Demo logins (PIN ``123456`` unless noted):
 
@@ -21,41 +22,60 @@ P-0002 李演示    account 20265678, ID 32010219780315456X, card 62270000200056
 P-0003 王演示    account 20269999                                                     locked
 U-880012        unit 880012 (演示科技有限公司)                                          PIN 654321
 ==============  ===================================  =============================
+
+Appointments: branches B01 (10 places per slot) and B02 (3 per slot) open on the PRC working
+days (:mod:`ivrflow_schedule.calendar`: statutory holidays closed, 调休 make-up Saturdays
+open; a day the calendar has no data for is closed, and logged), four slots a day
+(:data:`SLOTS`), every service at both. Taking a place is one conditional update of the
+slot's usage row (``booked = booked + 1 … WHERE booked < capacity``), so concurrent callers
+never overbook it, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import logging
 import os
+import secrets
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from ivrflow_schedule.calendar import Calendar, default_calendar
 from sqlalchemy import (
     BigInteger,
     Column,
     Date,
     DateTime,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    exists,
     func,
     insert,
     or_,
     select,
+    text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from ivrflow_fund.backend import (
+    REQUEST_TIME,
+    SERVICES,
+    AlreadyBooked,
     AuthResult,
+    Booking,
     Branch,
     EmployerAccount,
     FundNotFound,
@@ -65,10 +85,11 @@ from ivrflow_fund.backend import (
     Policy,
     Scope,
     Slot,
+    SlotFull,
     normalise_id_card,
 )
 
-__all__ = ["DEMO_PIN", "DEMO_UNIT_PIN", "DemoFundBackend", "metadata", "seed_demo"]
+__all__ = ["DEMO_PIN", "DEMO_UNIT_PIN", "SLOTS", "DemoFundBackend", "metadata", "seed_demo"]
 
 log = logging.getLogger("ivrflow.fund")
 
@@ -134,8 +155,7 @@ branches_table = Table(
     Column("name", String(128), nullable=False),
     Column("address", String(256), nullable=False),
     Column("phone", String(32), nullable=False),
-    Column("morning_capacity", Integer, nullable=False),
-    Column("afternoon_capacity", Integer, nullable=False),
+    Column("slot_capacity", Integer, nullable=False, server_default="10"),
 )
 policies = Table(
     "fund_policy",
@@ -144,6 +164,51 @@ policies = Table(
     Column("title", String(200), nullable=False),
     Column("text", Text, nullable=False),
 )
+appt_usage = Table(
+    "fund_appt_usage",
+    metadata,
+    Column("branch_id", String(32), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("booked", Integer, nullable=False),
+)
+appt_bookings = Table(
+    "fund_appt_booking",
+    metadata,
+    Column("booking_id", String(32), primary_key=True),
+    Column("code", String(6), nullable=False),
+    Column("phone", String(32), nullable=False),
+    Column("service", String(32), nullable=False),
+    Column("branch_id", String(32), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("call_id", String(64), nullable=False),
+    Column("person_id", String(32), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("cancelled_at", TS, nullable=True),
+)
+_ACTIVE = text("status = 'booked'")
+Index(
+    "ix_fund_appt_booking_phone", appt_bookings.c.phone, appt_bookings.c.status, appt_bookings.c.day
+)
+Index(
+    "ux_fund_appt_booking_active_code",
+    appt_bookings.c.code,
+    unique=True,
+    sqlite_where=_ACTIVE,
+    postgresql_where=_ACTIVE,
+)
+
+SLOTS: tuple[tuple[str, time, time], ...] = (
+    ("0900", time(9, 0), time(10, 30)),
+    ("1030", time(10, 30), time(12, 0)),
+    ("1330", time(13, 30), time(15, 0)),
+    ("1500", time(15, 0), time(17, 0)),
+)
+"""The demo branches' slots: (id, start, end)."""
+_SLOT = {period: (start, end) for period, start, end in SLOTS}
+WORKING_KINDS = frozenset({"workday", "makeup_workday"})
 
 
 def hash_pin(pin: str, salt: bytes | None = None) -> str:
@@ -274,16 +339,14 @@ def seed_demo(engine: Engine, *, now: datetime | None = None) -> bool:
                     "name": "市中心服务大厅（演示）",
                     "address": "演示市人民路 1 号",
                     "phone": "12329",
-                    "morning_capacity": 30,
-                    "afternoon_capacity": 20,
+                    "slot_capacity": 10,
                 },
                 {
                     "branch_id": "B02",
                     "name": "高新区服务网点（演示）",
                     "address": "演示市科技大道 88 号",
                     "phone": "12329",
-                    "morning_capacity": 10,
-                    "afternoon_capacity": 10,
+                    "slot_capacity": 3,
                 },
             ],
         )
@@ -322,12 +385,17 @@ class DemoFundBackend:
         lock_minutes: int = 30,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         serialise: bool = False,
+        calendar: Calendar | None = None,
+        timezone: str = "Asia/Shanghai",
     ) -> None:
         self.engine = engine
         self._serialise = threading.Lock() if serialise else None
         self.max_failures = max_failures
         self.lock_minutes = lock_minutes
         self._clock = clock
+        self.calendar: Calendar = calendar or default_calendar()
+        self.timezone = ZoneInfo(timezone)
+        self._warned_years: set[int] = set()
 
     def __repr__(self) -> str:
         return f"DemoFundBackend({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -455,17 +523,245 @@ class DemoFundBackend:
         row = await self._run(self._one, select(policies).where(policies.c.topic == topic))
         return Policy(row.topic, row.title, row.text)
 
-    async def appointment_slots(self, branch_id: str, day: date) -> list[Slot]:
-        """Each branch's half-day capacity (bookings are not part of this release)."""
-        row = await self._run(
-            self._one, select(branches_table).where(branches_table.c.branch_id == branch_id)
-        )
-        if day.weekday() >= 5:
-            return []
+    # -- appointments --------------------------------------------------------------------------
+
+    def _local_now(self) -> datetime:
+        """Now, in the branches' time zone: the asking call's time (:data:`REQUEST_TIME`,
+        e.g. a simulation's frozen time) or else the clock."""
+        return (REQUEST_TIME.get() or self._clock()).astimezone(self.timezone)
+
+    def is_open(self, day: date) -> bool:
+        """Whether the demo branches open on ``day``: a PRC working day (调休 make-up days
+        included). A day the calendar has no data for is closed — and logged, once a year."""
+        info = self.calendar.day(day)
+        if not info.known:
+            if day.year not in self._warned_years:
+                self._warned_years.add(day.year)
+                log.warning(
+                    "fund demo: no calendar data for %d (%s): branches closed on those days",
+                    day.year,
+                    getattr(self.calendar, "source", "calendar"),
+                )
+            return False
+        return info.kind in WORKING_KINDS
+
+    def _bookable(self, day: date, period: str, now: datetime) -> bool:
+        """An open day, a known slot, and not begun yet."""
+        if period not in _SLOT or not self.is_open(day):
+            return False
+        return datetime.combine(day, _SLOT[period][0], self.timezone) > now
+
+    async def appointment_slots(self, branch_id: str, day: date, service: str) -> list[Slot]:
+        _check_service(service)
+        return await self._run(self._slots, branch_id, day)
+
+    def _slots(self, branch_id: str, day: date) -> list[Slot]:
+        now = self._local_now()
+        with self.engine.connect() as connection:
+            capacity = self._capacity(connection, branch_id)
+            if not self.is_open(day):
+                return []
+            used = dict(
+                connection.execute(
+                    select(appt_usage.c.period, appt_usage.c.booked).where(
+                        appt_usage.c.branch_id == branch_id, appt_usage.c.day == day
+                    )
+                ).all()
+            )
         return [
-            Slot(branch_id, day, "morning", row.morning_capacity, row.morning_capacity),
-            Slot(branch_id, day, "afternoon", row.afternoon_capacity, row.afternoon_capacity),
+            Slot(
+                branch_id=branch_id,
+                day=day,
+                period=period,
+                start=start,
+                end=end,
+                capacity=capacity,
+                remaining=max(capacity - used.get(period, 0), 0),
+            )
+            for period, start, end in SLOTS
+            if self._bookable(day, period, now)
         ]
+
+    @staticmethod
+    def _capacity(connection: Any, branch_id: str) -> int:
+        capacity = connection.execute(
+            select(branches_table.c.slot_capacity).where(branches_table.c.branch_id == branch_id)
+        ).scalar()
+        if capacity is None:
+            raise FundNotFound(branch_id)
+        return int(capacity)
+
+    async def book(
+        self,
+        phone: str,
+        service: str,
+        branch_id: str,
+        day: date,
+        period: str,
+        *,
+        call_id: str = "",
+        person_id: str = "",
+    ) -> Booking:
+        _check_service(service)
+        for _ in range(5):
+            try:
+                return await self._run(
+                    functools.partial(
+                        self._book,
+                        phone,
+                        service,
+                        branch_id,
+                        day,
+                        period,
+                        call_id=call_id,
+                        person_id=person_id,
+                    )
+                )
+            except IntegrityError:  # two new bookings drew the same code at once: again
+                log.info("fund demo: confirmation code collision, booking again")
+        raise SlotFull("no free confirmation code")  # pragma: no cover - 5 collisions in a row
+
+    def _book(
+        self,
+        phone: str,
+        service: str,
+        branch_id: str,
+        day: date,
+        period: str,
+        *,
+        call_id: str,
+        person_id: str,
+    ) -> Booking:
+        now = self._local_now()
+        today = now.date()
+        key = (
+            appt_usage.c.branch_id == branch_id,
+            appt_usage.c.day == day,
+            appt_usage.c.period == period,
+        )
+        with self.engine.begin() as connection:
+            capacity = self._capacity(connection, branch_id)
+            if not self._bookable(day, period, now):
+                raise SlotFull(f"{branch_id} {day} {period} cannot be booked")
+            postgresql = connection.dialect.name == "postgresql"
+            if postgresql:
+                # one phone's bookings of one service one at a time (the duplicate check)
+                connection.execute(select(func.pg_advisory_xact_lock(_lock_key(phone, service))))
+            # The slot's usage row, created if missing without a race (ON CONFLICT DO NOTHING;
+            # a concurrent creator's row is waited for). On SQLite this first write also takes
+            # the database's write lock: the rest of the transaction runs alone.
+            connection.execute(
+                _insert_ignore(connection, appt_usage).values(
+                    branch_id=branch_id, day=day, period=period, booked=0
+                )
+            )
+            held = self._active(connection, phone, service, today)
+            if held is not None:
+                raise AlreadyBooked(held)
+            # Take a place: one conditional statement. PostgreSQL re-checks ``booked <
+            # capacity`` on the row a concurrent booking just committed; SQLite writers are
+            # serialised. Never more bookings than places.
+            taken = connection.execute(
+                update(appt_usage)
+                .where(*key, appt_usage.c.booked < capacity)
+                .values(booked=appt_usage.c.booked + 1)
+            ).rowcount
+            if taken != 1:
+                raise SlotFull(f"{branch_id} {day} {period} is full")
+            booking_id = "A" + secrets.token_hex(6).upper()
+            code = self._new_code(connection)
+            connection.execute(
+                insert(appt_bookings).values(
+                    booking_id=booking_id,
+                    code=code,
+                    phone=phone,
+                    service=service,
+                    branch_id=branch_id,
+                    day=day,
+                    period=period,
+                    status="booked",
+                    call_id=call_id[:64],
+                    person_id=person_id[:32],
+                    created_at=self._clock(),
+                )
+            )
+            row = connection.execute(_booking_query().where(_id(booking_id))).one()
+        log.info("fund demo: booked %s %s %s %s", booking_id, branch_id, day, period)
+        return _booking(row)
+
+    @staticmethod
+    def _new_code(connection: Any) -> str:
+        for _ in range(20):
+            code = f"{secrets.randbelow(1_000_000):06d}"
+            taken = connection.execute(
+                select(
+                    exists().where(appt_bookings.c.code == code, appt_bookings.c.status == "booked")
+                )
+            ).scalar()
+            if not taken:
+                return code
+        raise SlotFull("no free confirmation code")  # pragma: no cover
+
+    @staticmethod
+    def _active(connection: Any, phone: str, service: str, today: date) -> Booking | None:
+        row = connection.execute(
+            _booking_query()
+            .where(
+                appt_bookings.c.phone == phone,
+                appt_bookings.c.service == service,
+                appt_bookings.c.status == "booked",
+                appt_bookings.c.day >= today,
+            )
+            .order_by(appt_bookings.c.day, appt_bookings.c.period)
+            .limit(1)
+        ).first()
+        return None if row is None else _booking(row)
+
+    async def bookings(self, phone: str, *, from_day: date) -> list[Booking]:
+        rows = await self._run(
+            self._all,
+            _booking_query()
+            .where(
+                appt_bookings.c.phone == phone,
+                appt_bookings.c.status == "booked",
+                appt_bookings.c.day >= from_day,
+            )
+            .order_by(appt_bookings.c.day, appt_bookings.c.period, appt_bookings.c.created_at),
+        )
+        return [_booking(r) for r in rows]
+
+    async def cancel(self, booking_id: str, phone: str) -> bool:
+        return await self._run(self._cancel, booking_id, phone)
+
+    def _cancel(self, booking_id: str, phone: str) -> bool:
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                select(
+                    appt_bookings.c.branch_id, appt_bookings.c.day, appt_bookings.c.period
+                ).where(_id(booking_id), appt_bookings.c.phone == phone)
+            ).first()
+            if row is None:
+                return False
+            # conditional: of two concurrent cancels, one frees the place
+            done = connection.execute(
+                update(appt_bookings)
+                .where(_id(booking_id), appt_bookings.c.status == "booked")
+                .values(status="cancelled", cancelled_at=self._clock())
+            ).rowcount
+            if done != 1:
+                return False
+            connection.execute(
+                update(appt_usage)
+                .where(
+                    appt_usage.c.branch_id == row.branch_id,
+                    appt_usage.c.day == row.day,
+                    appt_usage.c.period == row.period,
+                    appt_usage.c.booked > 0,
+                )
+                .values(booked=appt_usage.c.booked - 1)
+            )
+        log.info("fund demo: cancelled %s", booking_id)
+        return True
 
     def _one(self, query: Any) -> Any:
         with self.engine.connect() as connection:
@@ -477,6 +773,58 @@ class DemoFundBackend:
     def _all(self, query: Any) -> list[Any]:
         with self.engine.connect() as connection:
             return list(connection.execute(query))
+
+
+def _check_service(service: str) -> None:
+    if service not in SERVICES:
+        raise ValueError(f"unknown appointment service {service!r}")
+
+
+def _lock_key(phone: str, service: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_xact_lock``."""
+    digest = hashlib.sha256(f"fund.appt|{phone}|{service}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _insert_ignore(connection: Any, table: Table) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    if connection.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"appointments need SQLite or PostgreSQL: {connection.dialect.name}")
+
+
+def _id(booking_id: str) -> Any:
+    return appt_bookings.c.booking_id == booking_id
+
+
+def _booking_query() -> Any:
+    return select(appt_bookings, branches_table.c.name.label("branch_name")).join(
+        branches_table, branches_table.c.branch_id == appt_bookings.c.branch_id, isouter=True
+    )
+
+
+def _booking(row: Any) -> Booking:
+    start, end = _SLOT.get(row.period, (time(0), time(0)))
+    return Booking(
+        booking_id=row.booking_id,
+        code=row.code,
+        phone=row.phone,
+        service=row.service,
+        branch_id=row.branch_id,
+        branch_name=row.branch_name or "",
+        day=row.day,
+        period=row.period,
+        start=start,
+        end=end,
+        status=row.status,
+        created_at=_aware(row.created_at),
+    )
 
 
 def _aware(value: datetime | None) -> datetime | None:

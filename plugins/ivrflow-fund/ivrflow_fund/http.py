@@ -27,12 +27,30 @@ The API (JSON bodies; amounts in yuan as numbers or decimal strings, dates ``YYY
 ``GET /branches``                         ``{"branches": [{"id", "name", "address",
                                           "phone"}]}``
 ``GET /policies/{topic}``                 ``{"title", "text"}``
-``GET /appointments/slots?branch=&date=`` ``{"open", "morning", "afternoon"}`` (remaining
-                                          places per half day)
+``GET /appointments/slots``               ``?branch=&date=&service=`` → ``{"slots": [{"id",
+                                          "start", "end", "capacity", "remaining"}]}``
+                                          (``start``/``end`` ``HH:MM``; ``[]`` closed); 404
+                                          unknown branch
+``POST /appointments``                    ``{"phone", "service", "branch", "date", "slot",
+                                          "call_id", "person_id"}`` → 201 (or 200) a
+                                          *booking*; 409 ``{"error": "slot_full"}`` (no place
+                                          left, or not bookable) or ``{"error":
+                                          "already_booked", "booking": {…}}``; 404 unknown
+                                          branch
+``GET /appointments?phone=&from=``        ``{"appointments": [booking…]}`` (active, on or
+                                          after ``from``, earliest first)
+``POST /appointments/{id}/cancel``        ``{"phone"}`` → 200 cancelled; 404 (or 409) no such
+                                          active booking for that phone
 =======================================  ==================================================
 
-Every request is bounded by the timeout (a server that accepts and never answers, or
-trickles its body, costs at most that long) and goes through the
+A *booking* is ``{"id", "code", "phone", "service", "branch", "branch_name", "date", "slot",
+"start", "end", "status", "created_at"}`` (``code`` the 6-digit confirmation code, ``status``
+``booked`` / ``cancelled``, ``created_at`` ISO 8601; ``branch_name``, ``status`` and
+``created_at`` optional). Services are ``loan_application``, ``loan_repayment`` and
+``withdrawal``.
+
+Every request (appointments included) is bounded by the timeout (a server that accepts and
+never answers, or trickles its body, costs at most that long) and goes through the
 :class:`~ivrflow_fund.breaker.CircuitBreaker`: timeouts, connection errors, 5xx and invalid
 JSON count as failures; after ``failures`` in a row calls fail at once with
 ``FundUnavailable("breaker_open")`` until a probe succeeds.
@@ -46,8 +64,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
@@ -55,7 +74,9 @@ from urllib.parse import quote
 import aiohttp
 
 from ivrflow_fund.backend import (
+    AlreadyBooked,
     AuthResult,
+    Booking,
     Branch,
     EmployerAccount,
     FundNotFound,
@@ -66,6 +87,7 @@ from ivrflow_fund.backend import (
     Policy,
     Scope,
     Slot,
+    SlotFull,
 )
 from ivrflow_fund.breaker import CircuitBreaker
 
@@ -186,14 +208,16 @@ class HttpFundBackend:
             raise FundNotFound(path)
         return self._parsed(path, data, lambda d: d)
 
-    def _parsed(self, path: str, data: Any, build: Any) -> Any:
+    def _parsed(self, path: str, data: Any, build: Any, method: str = "GET") -> Any:
         try:
             if not isinstance(data, dict):
                 raise _BadResponse("not a JSON object")
             return build(data)
         except (_BadResponse, KeyError, TypeError, ValueError, InvalidOperation) as exc:
             self.breaker.failure()
-            log.warning("fund system GET %s: invalid response (%s)", path, type(exc).__name__)
+            log.warning(
+                "fund system %s %s: invalid response (%s)", method, path, type(exc).__name__
+            )
             raise FundUnavailable("invalid_response", type(exc).__name__) from exc
 
     # -- the interface -----------------------------------------------------------------------
@@ -285,19 +309,124 @@ class HttpFundBackend:
         data = await self._get(path)
         return self._parsed(path, data, lambda d: Policy(topic, str(d["title"]), str(d["text"])))
 
-    async def appointment_slots(self, branch_id: str, day: date) -> list[Slot]:
-        data = await self._get("/appointments/slots", branch=branch_id, date=day.isoformat())
+    # -- appointments ------------------------------------------------------------------------
+
+    async def appointment_slots(self, branch_id: str, day: date, service: str) -> list[Slot]:
+        path = "/appointments/slots"
+        data = await self._get(path, branch=branch_id, date=day.isoformat(), service=service)
 
         def build(d: dict[str, Any]) -> list[Slot]:
-            if not d.get("open", True):
-                return []
+            if not isinstance(d["slots"], list):
+                raise _BadResponse("slots")
             return [
-                Slot(branch_id, day, period, _int(d[period]), _int(d[period]))
-                for period in ("morning", "afternoon")
-                if period in d
+                Slot(
+                    branch_id=branch_id,
+                    day=day,
+                    period=_text(s["id"]),
+                    start=_time(s["start"]),
+                    end=_time(s["end"]),
+                    capacity=_int(s["capacity"]),
+                    remaining=max(_int(s["remaining"]), 0),
+                )
+                for s in d["slots"]
             ]
 
-        return self._parsed("/appointments/slots", data, build)
+        return self._parsed(path, data, build)
+
+    async def book(
+        self,
+        phone: str,
+        service: str,
+        branch_id: str,
+        day: date,
+        period: str,
+        *,
+        call_id: str = "",
+        person_id: str = "",
+    ) -> Booking:
+        path = "/appointments"
+        body = {
+            "phone": phone,
+            "service": service,
+            "branch": branch_id,
+            "date": day.isoformat(),
+            "slot": period,
+            "call_id": call_id,
+            "person_id": person_id,
+        }
+        status, data = await self._request(
+            "POST", path, body=body, expected=frozenset({200, 201, 404, 409})
+        )
+        if status == 404:
+            raise FundNotFound(branch_id)
+        if status == 409:
+            error = data.get("error") if isinstance(data, dict) else None
+            if error == "slot_full":
+                raise SlotFull(f"{branch_id} {day} {period}")
+            if error == "already_booked":
+                held = self._parsed(path, data, lambda d: _booking(d["booking"]), "POST")
+                raise AlreadyBooked(held)
+            self.breaker.failure()
+            log.warning("fund system POST %s: invalid response (409 %r)", path, error)
+            raise FundUnavailable("invalid_response", "409 without a known error")
+        return self._parsed(path, data, _booking, "POST")
+
+    async def bookings(self, phone: str, *, from_day: date) -> list[Booking]:
+        path = "/appointments"
+        _, data = await self._request(
+            "GET", path, params={"phone": phone, "from": from_day.isoformat()}
+        )
+        return self._parsed(
+            path,
+            data,
+            lambda d: sorted(
+                (_booking(b) for b in d["appointments"]), key=lambda b: (b.day, b.start)
+            ),
+        )
+
+    async def cancel(self, booking_id: str, phone: str) -> bool:
+        path = f"/appointments/{quote(booking_id, safe='')}/cancel"
+        status, _ = await self._request(
+            "POST", path, body={"phone": phone}, expected=frozenset({200, 404, 409})
+        )
+        return status not in (404, 409)
+
+
+def _booking(d: Any) -> Booking:
+    if not isinstance(d, dict):
+        raise _BadResponse("booking")
+    code = _text(d["code"])
+    if not re.fullmatch(r"[0-9]{6}", code):
+        raise _BadResponse("code")
+    day = _date(d["date"])
+    if day is None:
+        raise _BadResponse("date")
+    return Booking(
+        booking_id=_text(d["id"]),
+        code=code,
+        phone=_text(d["phone"]),
+        service=_text(d["service"]),
+        branch_id=_text(d["branch"]),
+        branch_name=str(d.get("branch_name") or ""),
+        day=day,
+        period=_text(d["slot"]),
+        start=_time(d["start"]),
+        end=_time(d["end"]),
+        status=str(d.get("status") or "booked"),
+        created_at=_datetime(d.get("created_at")),
+    )
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise _BadResponse("text")
+    return value
+
+
+def _time(value: Any) -> time:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{2}:\d{2}(:\d{2})?", value):
+        raise _BadResponse("time")
+    return time.fromisoformat(value)
 
 
 def _money(value: Any) -> Decimal:

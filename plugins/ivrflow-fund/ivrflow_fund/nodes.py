@@ -2,9 +2,37 @@
 
 from __future__ import annotations
 
+from ivrflow_fund.appointment import (
+    FundAppointmentBook,
+    FundAppointmentCancel,
+    FundAppointmentDates,
+    FundAppointmentLookup,
+    FundAppointmentSlots,
+)
 from ivrflow_fund.auth import FundAuth
 from ivrflow_fund.query import FundAccountQuery, FundEmployerQuery, FundLoanQuery
 
-__all__ = ["NODES", "FundAccountQuery", "FundAuth", "FundEmployerQuery", "FundLoanQuery"]
+__all__ = [
+    "NODES",
+    "FundAccountQuery",
+    "FundAppointmentBook",
+    "FundAppointmentCancel",
+    "FundAppointmentDates",
+    "FundAppointmentLookup",
+    "FundAppointmentSlots",
+    "FundAuth",
+    "FundEmployerQuery",
+    "FundLoanQuery",
+]
 
-NODES = (FundAuth, FundAccountQuery, FundLoanQuery, FundEmployerQuery)
+NODES = (
+    FundAuth,
+    FundAccountQuery,
+    FundLoanQuery,
+    FundEmployerQuery,
+    FundAppointmentDates,
+    FundAppointmentSlots,
+    FundAppointmentBook,
+    FundAppointmentLookup,
+    FundAppointmentCancel,
+)

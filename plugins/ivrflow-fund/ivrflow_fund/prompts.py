@@ -7,7 +7,7 @@ defaults are the ids below. Copy :data:`PROMPTS` into a flow's ``prompts`` (or
 
 from __future__ import annotations
 
-__all__ = ["AUTH_PROMPTS", "PROMPTS"]
+__all__ = ["APPOINTMENT_PROMPTS", "AUTH_PROMPTS", "PROMPTS"]
 
 
 def _p(zh: str, en: str) -> dict[str, dict[str, str]]:
@@ -65,4 +65,64 @@ AUTH_PROMPTS: dict[str, dict[str, dict[str, str]]] = {
     ),
 }
 
-PROMPTS: dict[str, dict[str, dict[str, str]]] = {**AUTH_PROMPTS}
+APPOINTMENT_PROMPTS: dict[str, dict[str, dict[str, str]]] = {
+    # played by the appointment nodes
+    "fund_appt_dates_intro": _p(
+        "请选择预约日期。",
+        "Please choose the day of your appointment.",
+    ),
+    "fund_appt_slots_intro": _p(
+        "请选择预约时段。",
+        "Please choose the time of your appointment.",
+    ),
+    "fund_appt_press": _p("请按", "press"),
+    "fund_appt_to": _p("至", "to"),
+    "fund_appt_no_input": _p(
+        "没有收到您的按键。",
+        "We did not receive any input.",
+    ),
+    "fund_appt_invalid": _p(
+        "您的按键有误。",
+        "That key is not an option.",
+    ),
+    # for the flow around them (the nodes' exits)
+    "fund_appt_none": _p(
+        "近期没有可预约的日期，请稍后再拨或直接前往服务网点办理。",
+        "There are no appointments available in the coming days. Please call again later or "
+        "visit a service centre.",
+    ),
+    "fund_appt_full": _p(
+        "该日期已约满，请选择其他日期。",
+        "That day is fully booked. Please choose another day.",
+    ),
+    "fund_appt_taken": _p(
+        "很抱歉，您选择的时段刚刚约满，请重新选择。",
+        "Sorry, that time has just been taken. Please choose again.",
+    ),
+    "fund_appt_duplicate": _p(
+        "您已预约过该项业务，预约码为",
+        "You already have an appointment for this service; its code is",
+    ),
+    "fund_appt_booked": _p(
+        "预约成功，您的预约码为",
+        "Your appointment is booked. Your confirmation code is",
+    ),
+    "fund_appt_sms": _p(
+        "预约信息将以短信发送到您的手机。",
+        "The details will be sent to your phone by text message.",
+    ),
+    "fund_appt_found": _p(
+        "您的预约为",
+        "Your appointment is on",
+    ),
+    "fund_appt_not_found": _p(
+        "没有查询到您的预约。",
+        "We found no appointment for your number.",
+    ),
+    "fund_appt_cancelled": _p(
+        "您的预约已取消。",
+        "Your appointment has been cancelled.",
+    ),
+}
+
+PROMPTS: dict[str, dict[str, dict[str, str]]] = {**AUTH_PROMPTS, **APPOINTMENT_PROMPTS}

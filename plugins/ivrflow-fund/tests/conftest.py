@@ -12,15 +12,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
-from ivrflow_fund.demo import DemoFundBackend
+from ivrflow_fund.demo import DemoFundBackend, appt_usage
 from ivrflow_fund.plugin import setup
 from ivrflow_fund.prompts import PROMPTS
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, insert
 
 from nodes.plugins import PluginHost, Plugins, load_plugins
 from runtime.testing import make_test_engine
@@ -75,6 +76,44 @@ def clock(demo) -> Clock:
     return made
 
 
+APPT_NOW = datetime(2026, 9, 28, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+"""Monday 28 September 2026, 09:00 Beijing time: the days after it cross the National Day
+holiday (1–7 October closed) and the 调休 make-up Saturday 10 October (open)."""
+
+
+@pytest.fixture
+def appt_now() -> datetime:
+    return APPT_NOW
+
+
+@pytest.fixture
+def appt(demo) -> DemoFundBackend:
+    """The demo fund system with its clock at :data:`APPT_NOW` (nodes pass their call's time
+    anyway; this is for the backend called directly)."""
+    demo._clock = lambda: APPT_NOW
+    return demo
+
+
+@pytest.fixture
+def fill_slot(engine):
+    """``fill_slot(branch, day, period, booked)``: set a slot's usage count directly."""
+
+    def fill(branch: str, day: date, period: str, booked: int) -> None:
+        with engine.begin() as connection:
+            connection.execute(
+                delete(appt_usage).where(
+                    appt_usage.c.branch_id == branch,
+                    appt_usage.c.day == day,
+                    appt_usage.c.period == period,
+                )
+            )
+            connection.execute(
+                insert(appt_usage).values(branch_id=branch, day=day, period=period, booked=booked)
+            )
+
+    return fill
+
+
 # -- a fund system over HTTP that fails on demand ------------------------------------------
 
 
@@ -87,6 +126,9 @@ class FaultyFundSystem:
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    capacity: int = 2
+    """Places per appointment slot (branches B01 and B02; 2026-10-01 is closed)."""
+    appointments: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -158,10 +200,95 @@ class FaultyFundSystem:
             return web.json_response({"branches": [{"id": "B01", "name": "市中心服务大厅"}]})
         if path == "/policies/loan":
             return web.json_response({"title": "贷款", "text": "……"})
-        if path == "/appointments/slots":
-            return web.json_response({"open": True, "morning": 3, "afternoon": 1})
+        if path.startswith("/appointments"):
+            return self.appointment(method, path, body, query)
         if path == "/bad-request":
             return web.json_response({}, status=400)
+        return web.json_response({"error": "not found"}, status=404)
+
+    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("0900", "09:00", "10:30"),
+        ("1030", "10:30", "12:00"),
+        ("1330", "13:30", "15:00"),
+        ("1500", "15:00", "17:00"),
+    )
+
+    def _taken(self, branch: str, day: str, slot: str) -> int:
+        return sum(
+            1
+            for a in self.appointments.values()
+            if (a["branch"], a["date"], a["slot"], a["status"]) == (branch, day, slot, "booked")
+        )
+
+    def appointment(self, method: str, path: str, body: Any, query: Any) -> web.Response:
+        if method == "GET" and path == "/appointments/slots":
+            if query["branch"] not in ("B01", "B02"):
+                return web.json_response({"error": "no such branch"}, status=404)
+            if query["date"] == "2026-10-01":
+                return web.json_response({"slots": []})
+            return web.json_response(
+                {
+                    "slots": [
+                        {
+                            "id": slot,
+                            "start": start,
+                            "end": end,
+                            "capacity": self.capacity,
+                            "remaining": self.capacity
+                            - self._taken(query["branch"], query["date"], slot),
+                        }
+                        for slot, start, end in self.SLOTS
+                    ]
+                }
+            )
+        if method == "GET" and path == "/appointments":
+            found = [
+                a
+                for a in self.appointments.values()
+                if a["phone"] == query["phone"]
+                and a["status"] == "booked"
+                and a["date"] >= query["from"]
+            ]
+            return web.json_response({"appointments": found})
+        if method == "POST" and path == "/appointments":
+            if body["branch"] not in ("B01", "B02"):
+                return web.json_response({"error": "no such branch"}, status=404)
+            for held in self.appointments.values():
+                if (held["phone"], held["service"], held["status"]) == (
+                    body["phone"],
+                    body["service"],
+                    "booked",
+                ):
+                    return web.json_response(
+                        {"error": "already_booked", "booking": held}, status=409
+                    )
+            times = {slot: (start, end) for slot, start, end in self.SLOTS}
+            if body["slot"] not in times or body["date"] == "2026-10-01":
+                return web.json_response({"error": "slot_full"}, status=409)
+            if self._taken(body["branch"], body["date"], body["slot"]) >= self.capacity:
+                return web.json_response({"error": "slot_full"}, status=409)
+            booking = {
+                "id": f"H{len(self.appointments) + 1:04d}",
+                "code": f"{700000 + len(self.appointments):06d}",
+                "phone": body["phone"],
+                "service": body["service"],
+                "branch": body["branch"],
+                "branch_name": "市中心服务大厅" if body["branch"] == "B01" else "高新区服务网点",
+                "date": body["date"],
+                "slot": body["slot"],
+                "start": times[body["slot"]][0],
+                "end": times[body["slot"]][1],
+                "status": "booked",
+                "created_at": "2026-09-28T09:00:00+08:00",
+            }
+            self.appointments[booking["id"]] = booking
+            return web.json_response(booking, status=201)
+        if method == "POST" and path.endswith("/cancel"):
+            held = self.appointments.get(path.split("/")[2])
+            if held is None or held["phone"] != body["phone"] or held["status"] != "booked":
+                return web.json_response({"error": "not found"}, status=404)
+            held["status"] = "cancelled"
+            return web.json_response(held)
         return web.json_response({"error": "not found"}, status=404)
 
 

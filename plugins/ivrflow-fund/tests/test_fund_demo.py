@@ -27,7 +27,7 @@ def _plugin_objects(obj, name, type_, reflected, compare_to) -> bool:
 def test_the_plugin_owns_its_tables(engine, plugins):
     tables = set(inspect(engine).get_table_names())
     assert {"fund_person", "fund_credential", "alembic_version_fund"} <= tables
-    assert plugin_revision(engine, "fund") == "fund_0001"
+    assert plugin_revision(engine, "fund") == "fund_0002"
     with engine.connect() as connection:
         context = MigrationContext.configure(
             connection, opts={"compare_type": True, "include_object": _plugin_objects}
@@ -46,7 +46,7 @@ def test_setting_up_again_keeps_the_data(engine, demo, clock):
             ).scalar_one()
             == 2
         )
-    assert PluginHost(engine=engine).migrate("fund", MIGRATIONS) == "fund_0001"
+    assert PluginHost(engine=engine).migrate("fund", MIGRATIONS) == "fund_0002"
 
 
 async def _fail(demo, login, n, pin="000000"):
@@ -55,7 +55,7 @@ async def _fail(demo, login, n, pin="000000"):
     return result
 
 
-async def test_demo_data(demo):
+async def test_demo_data(demo, clock):
     assert isinstance(demo, FundBackend) and demo.demo
     account = await demo.personal_account("P-0001")
     assert account.balance == Decimal("12345.67") and account.name == "张演示"
@@ -70,8 +70,8 @@ async def test_demo_data(demo):
     assert unit.headcount == 128 and "演示" in unit.name
     assert [b.branch_id for b in await demo.branches()] == ["B01", "B02"]
     assert "演示" in (await demo.policy("loan")).title
-    assert len(await demo.appointment_slots("B01", date(2026, 11, 2))) == 2
-    assert await demo.appointment_slots("B01", date(2026, 11, 1)) == []  # a Sunday
+    assert len(await demo.appointment_slots("B01", date(2026, 11, 3), "withdrawal")) == 4
+    assert await demo.appointment_slots("B01", date(2026, 11, 1), "withdrawal") == []  # Sunday
 
 
 @pytest.mark.parametrize(

@@ -51,8 +51,13 @@ async def test_answers_are_typed(fund_server):
     assert employer.headcount == 128 and employer.paid_until == date(2026, 10, 31)
     assert [b.branch_id for b in await backend.branches()] == ["B01"]
     assert (await backend.policy("loan")).title == "贷款"
-    slots = await backend.appointment_slots("B01", date(2026, 11, 3))
-    assert [(s.period, s.remaining) for s in slots] == [("morning", 3), ("afternoon", 1)]
+    slots = await backend.appointment_slots("B01", date(2026, 11, 3), "withdrawal")
+    assert [(s.period, s.remaining) for s in slots] == [
+        ("0900", 2),
+        ("1030", 2),
+        ("1330", 2),
+        ("1500", 2),
+    ]
 
     # the PIN travels only in the body of POST /auth; credentials in the header
     assert system.requests[0] == (

@@ -2,9 +2,9 @@
 
 It migrates the plugin's table (its own alembic revisions and version table,
 ``alembic_version_survey``), makes the :class:`~ivrflow_survey.store.SurveyStore` that nodes
-find as ``call.resources["survey"]`` (its writer thread flushes at interpreter exit), and the
-designer route of the summary. Without a database the store is there but stores nothing
-(answers are only traced).
+find as ``call.resources["survey"]`` (its writer thread flushes when the process stops — the
+``close`` hook — and at interpreter exit), and the designer route of the summary. Without a
+database the store is there but stores nothing (answers are only traced).
 """
 
 from __future__ import annotations
@@ -30,4 +30,6 @@ def setup(host: PluginHost) -> PluginParts:
     atexit.register(store.close, 5.0)
     from ivrflow_survey.api import make_routes  # the designer's modules only when needed
 
-    return PluginParts(resources={RESOURCE: store}, routes=make_routes(store))
+    return PluginParts(
+        resources={RESOURCE: store}, routes=make_routes(store), close=lambda: store.close(5.0)
+    )

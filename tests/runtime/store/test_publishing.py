@@ -33,13 +33,13 @@ def test_publish_stores_sub_flows_first_and_pins_them(engine):
     library = DirectoryLibrary(FOLDER)
     result = publish(engine, main_doc(), entry="12329", message="first", library=library)
     assert (result.flow_id, result.version, result.previous_version) == ("12329-main", 1, None)
-    assert result.dependencies == {"12329-auth": 1, "12329-appointment": 1}
-    assert [f for f, _ in result.new_versions] == ["12329-auth", "12329-appointment", "12329-main"]
+    assert result.dependencies == {"12329-agent": 1, "12329-appointment": 1}
+    assert [f for f, _ in result.new_versions] == ["12329-appointment", "12329-agent", "12329-main"]
     info = entry_version(engine, "12329")
     assert (info.flow_id, info.version, info.dependencies) == (
         "12329-main",
         1,
-        {"12329-auth": 1, "12329-appointment": 1},
+        {"12329-agent": 1, "12329-appointment": 1},
     )
 
 
@@ -48,13 +48,13 @@ def test_unchanged_documents_reuse_their_version_changed_ones_get_a_new_one(engi
     publish(engine, main_doc(), entry="12329", library=library)
     again = publish(engine, main_doc(), entry="12329", library=library)
     assert again.version == 1 and again.new_versions == []
-    # change the auth sub-flow: it and the main flow (whose pins change) get new versions
-    auth = copy.deepcopy(library.documents["12329-auth"])
-    auth["prompts"]["auth_enter_pin"]["text"]["zh-CN"] = "请输入六位数字查询密码。"
-    library.add(auth)
-    third = publish(engine, main_doc(), entry="12329", message="new pin prompt", library=library)
-    assert third.new_versions == [("12329-auth", 2), ("12329-main", 2)]
-    assert third.dependencies == {"12329-auth": 2, "12329-appointment": 1}
+    # change the agent sub-flow: it and the main flow (whose pins change) get new versions
+    agent = copy.deepcopy(library.documents["12329-agent"])
+    agent["prompts"]["queue_wait"]["text"]["zh-CN"] = "正在为您转接人工坐席，请稍候。"
+    library.add(agent)
+    third = publish(engine, main_doc(), entry="12329", message="new queue prompt", library=library)
+    assert third.new_versions == [("12329-agent", 2), ("12329-main", 2)]
+    assert third.dependencies == {"12329-agent": 2, "12329-appointment": 1}
     assert third.previous_version == 1
 
 
@@ -65,8 +65,8 @@ def test_versions_are_immutable_and_old_ones_still_run(engine):
     doc["prompts"]["welcome"]["text"]["zh-CN"] = "新的欢迎语。"
     publish(engine, doc, entry="12329", library=library)
     cache: dict = {}
-    v1 = PinnedLibrary(engine, {"12329-main": 1, "12329-auth": 1}, cache=cache).get("12329-main")
-    v2 = PinnedLibrary(engine, {"12329-main": 2, "12329-auth": 1}, cache=cache).get("12329-main")
+    v1 = PinnedLibrary(engine, {"12329-main": 1, "12329-agent": 1}, cache=cache).get("12329-main")
+    v2 = PinnedLibrary(engine, {"12329-main": 2, "12329-agent": 1}, cache=cache).get("12329-main")
     assert v1.prompts["welcome"]["text"]["zh-CN"] != v2.prompts["welcome"]["text"]["zh-CN"]
     with Session(engine) as session:
         versions = session.exec(
