@@ -197,10 +197,10 @@ async def test_hangup_during_a_slow_fund_system_cancels_the_lookup(engine):
             keys = f"11{DEMO.ACCOUNT}#{DEMO.PIN}"
             result = await call(service, keys=keys, hangup=Hangup.when_idle(300))
             assert asyncio.get_running_loop().time() - started < 2.9  # not the 3 s timeout
+            [record] = await records(engine, service)  # once the call has ended and is written
     finally:
         await runner.cleanup()
     assert result.hung_up_by == "caller"
-    [record] = await records(engine)
     assert (record["outcome"], record["outcome_node"]) == ("hangup", "auth_account")
 
 
@@ -415,3 +415,38 @@ async def test_hangup_during_recording_and_dialling(engine, example, hangup, nod
     assert result.hung_up_by == "caller"
     [record] = await records(engine)
     assert (record["outcome"], record["outcome_node"]) == ("hangup", node)
+
+
+async def test_lists_over_agi_blocked_callers_hear_a_message_and_vips_queue_first(engine):
+    from support.hotline import BLOCKED, VIP
+
+    async with running(engine) as (service, _):
+        blocked = await call(service, caller=BLOCKED)
+        vip = await call(service, caller=VIP, keys="0#", queue=QueueOutcome("ANSWERED"))
+    assert played(blocked) == ["blocked"] and blocked.hung_up_by == "runtime"
+    assert blocked.execs == [] or all(app != "Queue" for app, _ in blocked.execs)
+    assert vip.variables.get("QUEUE_PRIO") == "5"
+    [(_, data)] = [e for e in vip.execs if e[0] == "Queue"]
+    assert data.split(",")[0] == "consult_remote"
+
+
+async def test_after_hours_callback_and_cancelling_an_appointment_over_agi(engine):
+    from support.hotline import CLOSED
+
+    async with running(engine, clock=FrozenClock(CLOSED)) as (service, plugins):
+        # after hours: 7 registers a callback for the caller's number
+        result = await call(service, keys="7")
+        assert "closed_notice" in played(result) and "callback_ok" in played(result)
+        total, [request] = plugins.resources["callback"].search(status="pending")
+        assert (total, request.reason) == (1, "after_hours")
+        # self-service still works after hours: book, then look the booking up and cancel it
+        await call(service, keys="5111111")
+        fund = plugins.resources["fund"]
+        [booking] = await fund.bookings("13800138000", from_day=CLOSED.date())
+        result = await call(service, keys="521")
+        assert "fund_appt_found" in played(result) and "fund_appt_cancelled" in played(result)
+        assert await fund.bookings("13800138000", from_day=CLOSED.date()) == []
+        outbox = plugins.resources["sms"]
+        assert await asyncio.to_thread(outbox.flush)
+        texts = [m["text"] for m in await asyncio.to_thread(outbox.messages)]
+        assert len(texts) == 2 and all(booking.code in t or "取消" in t for t in texts)
