@@ -548,6 +548,29 @@ def delete_entry(ctx: Context) -> dict[str, Any]:
     return {"ok": True}
 
 
+# -- plugin pages --------------------------------------------------------------------------------
+@api("flows.read", tag="meta")
+def plugin_pages(ctx: Context) -> dict[str, Any]:
+    """The plugins' pages the signed-in user may see (the "业务数据 / Business data" section).
+
+    Each page as the plugin described it (``nodes.plugins.PluginPage``: table columns, list
+    URL, create form, row actions, filters); the create form and each action carry
+    ``allowed``: whether this user's permissions let them use it. Pages needing a permission
+    the user lacks are left out."""
+    user = ctx.user
+    shown = []
+    for page in ctx.services.pages:
+        if not user.can(page.permission):
+            continue
+        item = page.to_json()
+        if item["create"] is not None:
+            item["create"]["allowed"] = user.can(page.create.permission)  # type: ignore[union-attr]
+        for action in item["actions"]:
+            action["allowed"] = user.can(action["permission"])
+        shown.append(item)
+    return {"pages": shown}
+
+
 # -- users and audit ---------------------------------------------------------------------------
 @api("users.manage", tag="users")
 def list_users(ctx: Context) -> dict[str, Any]:
@@ -627,6 +650,7 @@ routes: list[BaseRoute] = [
     Route("/api/entries", list_entries, methods=["GET"]),
     Route("/api/entries/{entry}/rollback", rollback_entry, methods=["POST"]),
     Route("/api/entries/{entry}", delete_entry, methods=["DELETE"]),
+    Route("/api/plugin-pages", plugin_pages, methods=["GET"]),
     Route("/api/users", list_users, methods=["GET"]),
     Route("/api/users", create_user, methods=["POST"]),
     Route("/api/users/{username}", update_user, methods=["PATCH"]),

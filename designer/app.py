@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +20,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from designer import api, prompts_api
-from designer.auth import AuthSettings, Users
+from designer.auth import PERMISSIONS, AuthSettings, Users
 from designer.flows import Flows
 from designer.middleware import BodyLimit, SameOrigin, SecurityHeaders
 from designer.openapi import openapi_document
 from designer.problems import problem_handlers
 from designer.spa import spa_routes
 from designer.testcalls import simulate_ws
+from nodes.plugins import PluginPage
 from nodes.registry import Registry, default_registry
 from prompts.library import Converter, PromptLibrary, Speaker
 
@@ -47,6 +48,8 @@ class Services:
     """Placeholders are spoken this long after the last save of a flow."""
     placeholder_generations: dict[str, int] = field(default_factory=dict)
     placeholder_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    pages: tuple[PluginPage, ...] = ()
+    """The plugins' pages (``GET /api/plugin-pages``)."""
 
 
 async def _openapi(request: Request) -> JSONResponse:
@@ -67,6 +70,7 @@ def create_app(
     speaker: Speaker | None = None,
     extra_routes: list[BaseRoute] | None = None,
     resources: Mapping[str, Any] | None = None,
+    pages: Sequence[PluginPage] = (),
 ) -> Starlette:
     """The designer app on ``engine`` (already migrated). ``runtime``: an object with async
     ``start()``/``close()`` (a :class:`runtime.service.RuntimeService`) run for the app's
@@ -75,9 +79,12 @@ def create_app(
     lengths and input time-outs of browser test calls (tests make them fast). ``extra_routes``
     and ``resources``: what plugins contribute for test calls
     (``nodes.plugins.load_plugins(...).for_test_calls()``: the runtime's resources, except
-    where a plugin gives a stand-in without real side effects, e.g. SMS that are only logged)."""
+    where a plugin gives a stand-in without real side effects, e.g. SMS that are only logged).
+    ``pages``: the plugins' pages (``Plugins.pages``), listed by ``GET /api/plugin-pages`` for
+    the editor's "业务数据 / Business data" section."""
     registry = registry or default_registry()
     auth = auth or AuthSettings()
+    pages = _known_permissions(pages)
     prompts = PromptLibrary(
         engine, Path(media_dir), converter=converter, speaker=speaker, registry=registry
     )
@@ -89,6 +96,7 @@ def create_app(
         auth=auth,
         prompts=prompts,
         placeholder_delay_s=placeholder_delay_s,
+        pages=tuple(pages),
     )
 
     @asynccontextmanager
@@ -132,3 +140,26 @@ def create_app(
     app.state.test_calls = 0
     app.state.resources = dict(resources or {})
     return app
+
+
+def _known_permissions(pages: Sequence[PluginPage]) -> tuple[PluginPage, ...]:
+    """The pages whose permissions (page, form, actions) the designer knows. A page naming
+    one it does not know (a typo would hide it from everyone, silently) is left out and
+    logged by name."""
+    known = frozenset().union(*PERMISSIONS.values())
+    kept = []
+    for page in pages:
+        named = {page.permission, *(a.permission for a in page.actions)}
+        if page.create is not None:
+            named.add(page.create.permission)
+        unknown = sorted(named - known)
+        if unknown:
+            log.error(
+                "plugin page %s names unknown permissions %s (known: %s); it is not shown",
+                page.id,
+                ", ".join(unknown),
+                ", ".join(sorted(known)),
+            )
+            continue
+        kept.append(page)
+    return tuple(kept)

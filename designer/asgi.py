@@ -38,4 +38,5 @@ def app_from_env() -> Starlette:
         speaker=default_speaker(os.path.join(media, "tts-cache")),
         extra_routes=plugins.routes,
         resources=plugins.for_test_calls(),
+        pages=plugins.pages,
     )

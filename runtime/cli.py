@@ -632,6 +632,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 speaker=default_speaker(media / "tts-cache"),
                 extra_routes=plugins.routes,
                 resources=plugins.for_test_calls(),
+                pages=plugins.pages,
             )
             uvicorn.Server(uvicorn.Config(app, lifespan="on", **common)).run()
     finally:

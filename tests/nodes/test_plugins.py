@@ -17,7 +17,18 @@ import pytest
 from sqlalchemy import inspect
 from starlette.routing import Route
 
-from nodes.plugins import PLUGIN_GROUP, PluginHost, PluginParts, load_plugins
+from nodes.plugins import (
+    PLUGIN_GROUP,
+    PageAction,
+    PageColumn,
+    PageFilter,
+    PageForm,
+    PluginHost,
+    PluginPage,
+    PluginParts,
+    fill_template,
+    load_plugins,
+)
 from nodes.registry import ENTRY_POINT_GROUP, default_registry, load_registry
 from runtime.simulator import simulate
 from runtime.store.db import make_engine
@@ -50,6 +61,84 @@ def test_resources_and_routes_are_merged_and_duplicates_reported():
     [problem] = plugins.problems
     assert problem.code == "plugin_duplicate_resource"
     assert "'shared'" in problem.message_en and "two" in problem.provider
+
+
+def _page(page_id: str, **kw) -> PluginPage:
+    fields = {
+        "title": {"zh": "名单", "en": "List"},
+        "description": {"zh": "说明", "en": "About"},
+        "permission": "flows.read",
+        "list_url": "/api/things",
+        "items_key": "things",
+        "columns": [PageColumn("value", {"zh": "值", "en": "Value"})],
+    }
+    return PluginPage(id=page_id, **{**fields, **kw})
+
+
+def test_pages_are_merged_and_a_page_id_used_twice_is_reported():
+    one_a, one_b, two = _page("one.a"), _page("one.b"), _page("one.a", items_key="other")
+    plugins = load_plugins(
+        include_entry_points=False,
+        extra={
+            "one": lambda host: PluginParts(pages=[one_a, one_b]),
+            "two": lambda host: PluginParts(resources={"two": 2}, pages=(two,)),
+            "three": lambda host: PluginParts(pages=[{"id": "three"}]),
+        },
+    )
+    assert plugins.pages == [one_a, one_b]  # the first plugin keeps its page
+    assert plugins.resources == {"two": 2}  # the rest of "two" is used
+    assert list(plugins.names) == ["one", "two"]
+    [duplicate, wrong] = plugins.problems
+    assert duplicate.code == "plugin_duplicate_page" and "(two)" in duplicate.provider
+    assert "'one.a'" in duplicate.message_en and "页面 'one.a' 重复" in duplicate.message_zh
+    assert wrong.code == "plugin_setup_failed" and "not a PluginPage" in wrong.message_en
+
+
+def test_a_page_is_checked_when_it_is_made():
+    form = PageForm("/api/things/{key}", {"type": "object", "properties": {}}, "entries.manage")
+    action = PageAction(
+        "delete",
+        {"zh": "删除", "en": "Delete"},
+        "DELETE",
+        "/api/things/{id}",
+        "entries.manage",
+        confirm={"zh": "删除 {value}？", "en": "Delete {value}?"},
+        when={"status": ["active"]},
+    )
+    status = PageFilter("status", {"type": "string", "enum": ["", "active"], "default": ""})
+    page = _page("things", create=form, actions=[action], filters=[status])
+    described = page.to_json()
+    assert described["create"]["method"] == "POST" and described["row_key"] == "id"
+    assert described["actions"][0]["when"] == {"status": ["active"]}
+    assert described["filters"] == [{"name": "status", "schema": dict(status.schema)}]
+    mistakes = [
+        (lambda: _page("Things"), "PluginPage.id"),
+        (lambda: _page("things", list_url="http://elsewhere/x"), "/api/"),
+        (lambda: _page("things", list_url="/api/things/{id}"), "no placeholders"),
+        (lambda: _page("things", permission="everyone"), "designer permission"),
+        (lambda: _page("things", columns=[]), "at least one column"),
+        (lambda: PageColumn("v", {"zh": "值"}), "'zh': '…', 'en': '…'"),
+        (lambda: PageColumn("v", {"zh": "值", "en": "V"}, kind="money"), "kind 'money'"),
+        (lambda: PageForm("/api/x", {"type": "object", "properties": 3}, "x.y"), "2020-12"),
+        (lambda: PageForm("/api/x", {"type": "string"}, "x.y"), "object schema"),
+        (lambda: PageForm("/api/x", {"type": "object", "properties": {}}, "x.y", "GET"), "POST"),
+        (lambda: PageAction("go", {"zh": "去", "en": "Go"}, "GET", "/api/x", "x.y"), "method"),
+        (
+            lambda: PageAction("go", {"zh": "去", "en": "Go"}, "POST", "/api/x/{a-b}", "x.y"),
+            "{field}",
+        ),
+        (lambda: PageFilter("n", {"type": "integer"}), "a string"),
+        (lambda: _page("things", actions=[action, action]), "named alike"),
+    ]
+    for make, words in mistakes:
+        with pytest.raises(ValueError, match=re.escape(words)):
+            make()
+
+
+def test_templates_are_filled_url_encoded():
+    row = {"id": 7, "value": "a b/c", "none": None}
+    assert fill_template("/api/x/{id}/{value}{none}", row) == "/api/x/7/a%20b%2Fc"
+    assert fill_template("删除 {value}？", row, url=False) == "删除 a b/c？"
 
 
 def test_failing_plugins_are_reported_by_name_and_the_rest_start():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from nodes.plugins import PluginHost, SetupFunction, load_plugins
 from runtime.store.db import make_engine
 from support.designer import PASSWORD, add_user, make_app
 from support.prompts import FakeSpeaker, fake_converter
@@ -71,17 +72,29 @@ class Designer:
 
 
 @contextmanager
-def serve_designer(folder: Path) -> Iterator[Designer]:
+def serve_designer(
+    folder: Path, plugins: Mapping[str, SetupFunction] | None = None
+) -> Iterator[Designer]:
     """The designer on a fresh database in ``folder`` with users admin (admin), ed (editor),
     pub (editor, publisher) and rec (recorder), all with :data:`support.designer.PASSWORD`.
-    Uploads go through the fake converter (WAV only) and placeholders through a fake TTS."""
+    Uploads go through the fake converter (WAV only) and placeholders through a fake TTS.
+    ``plugins`` (name → setup function) are set up on the database and their routes,
+    resources and pages served, as ``ivrflow serve`` does."""
     engine = make_engine(f"sqlite:///{folder / 'ivrflow.sqlite3'}")
+    loaded = load_plugins(
+        PluginHost(engine=engine, environ={}), include_entry_points=False, extra=plugins or {}
+    )
+    if loaded.problems:
+        raise RuntimeError(f"plugins failed: {[p.message_en for p in loaded.problems]}")
     app = make_app(
         engine,
         test_call_scale=TEST_CALL_SCALE,
         media_dir=folder / "media",
         converter=fake_converter,
         speaker=FakeSpeaker(),
+        extra_routes=loaded.routes,
+        resources=loaded.for_test_calls(),
+        pages=loaded.pages,
     )
     add_user(app, "admin", "admin")
     add_user(app, "ed", "editor")
@@ -106,6 +119,7 @@ def serve_designer(folder: Path) -> Iterator[Designer]:
         server.should_exit = True
         thread.join(timeout=20)
         listener.close()
+        loaded.close()
         engine.dispose()
 
 

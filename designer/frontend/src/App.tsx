@@ -1,6 +1,7 @@
-// The single-page designer: sign-in, the flow list, the editor, the recorders' worklist and
-// the entries page, routed on the client (/login, /, /flows/ID, /worklist[/ID], /entries);
-// the server answers every non-API path with this page.
+// The single-page designer: sign-in, the flow list, the editor, the recorders' worklist, the
+// entries page and the plugins' business data pages, routed on the client (/login, /,
+// /flows/ID, /worklist[/ID], /entries, /data[/PAGE]); the server answers every non-API path
+// with this page.
 
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { api, ApiError, setCsrfToken } from "./api";
@@ -11,6 +12,8 @@ import type { Lang } from "./i18n";
 import { Entries } from "./pages/Entries";
 import { FlowList } from "./pages/FlowList";
 import { Login } from "./pages/Login";
+import { PluginPages } from "./pages/PluginPages";
+import type { PluginPage } from "./pages/PluginPages";
 import { Worklist } from "./pages/Worklist";
 
 const LANG_KEY = "ivrflow.lang";
@@ -43,6 +46,7 @@ export function App() {
   const [lang, setLangState] = useState<Lang>(initialLang);
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [path, navigate] = usePath();
+  const [pluginPages, setPluginPages] = useState<PluginPage[] | null>(null);
 
   const setLang = useCallback((next: Lang) => {
     setLangState(next);
@@ -72,6 +76,24 @@ export function App() {
       });
   }, []);
 
+  useEffect(() => {
+    if (!session) {
+      setPluginPages(null);
+      return;
+    }
+    let cancelled = false;
+    api
+      .get<{ pages: PluginPage[] }>("/api/plugin-pages")
+      .then((r) => !cancelled && setPluginPages(r.pages))
+      .catch((e) => {
+        console.warn(e);
+        if (!cancelled) setPluginPages([]);
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [session]);
+
   const signedIn = (s: Session) => {
     setCsrfToken(s.csrf_token);
     setSession(s);
@@ -97,6 +119,7 @@ export function App() {
     const open = (id: string) => navigate(`/flows/${encodeURIComponent(id)}`);
     const match = /^\/flows\/([^/]+)\/?$/.exec(path);
     const work = /^\/worklist(?:\/([^/]+))?\/?$/.exec(path);
+    const data = /^\/data(?:\/([^/]+))?\/?$/.exec(path);
     if (match) {
       body = <EditorPage key={match[1]} flowId={decodeURIComponent(match[1])} session={session} onBack={() => navigate("/")} />;
     } else if (work) {
@@ -108,13 +131,27 @@ export function App() {
           onOpenFlow={open}
         />
       );
+    } else if (data) {
+      body = (
+        <PluginPages
+          pages={pluginPages}
+          pageId={data[1] ? decodeURIComponent(data[1]) : null}
+          onPage={(id) => navigate(`/data/${encodeURIComponent(id)}`)}
+        />
+      );
     } else if (/^\/entries\/?$/.test(path)) {
       body = <Entries session={session} onOpenFlow={open} />;
     } else {
       body = <FlowList onOpen={open} onWorklist={(id) => navigate(`/worklist/${encodeURIComponent(id)}`)} session={session} />;
     }
   }
-  const section = path.startsWith("/worklist") ? "worklist" : path.startsWith("/entries") ? "entries" : "flows";
+  const section = path.startsWith("/worklist")
+    ? "worklist"
+    : path.startsWith("/entries")
+      ? "entries"
+      : path.startsWith("/data")
+        ? "data"
+        : "flows";
   const navLink = (to: string, id: string, label: string) => (
     <a
       href={to}
@@ -149,6 +186,7 @@ export function App() {
               {navLink("/worklist", "worklist", translate(lang, "nav.worklist"))}
               {session.user.permissions.includes("entries.manage") &&
                 navLink("/entries", "entries", translate(lang, "nav.entries"))}
+              {pluginPages && pluginPages.length > 0 && navLink("/data", "data", translate(lang, "nav.data"))}
             </nav>
           )}
           <div className="spacer" />
