@@ -467,3 +467,36 @@ async def test_system_busy_still_reaches_an_agent_when_the_fund_system_is_down(t
                 assert "系统繁忙" in " ".join(heard(trace))
     finally:
         engine.dispose()
+
+
+async def test_test_calls_never_change_the_fund_system_or_the_staff_lists(plugins):
+    """The designer's test calls and ``ivrflow simulate`` run on ``for_test_calls()``: they
+    hear real answers but their bookings, callbacks, survey answers and SMS stay out of the
+    fund system, the callback list, the survey summary and the SMS gateway."""
+    real = plugins.resources
+    test = plugins.for_test_calls()
+    assert all(test[key] is not real[key] for key in ("fund", "sms", "callback", "survey"))
+
+    async def test_call(keys, **kw):
+        return await simulate(
+            MAIN, keys, at=OPEN, caller=CALLER, library=LIBRARY, resources=test, **kw
+        )
+
+    trace, _ = await test_call("5 1 1 1 1 1 1 h")
+    assert ("book", "booked") in path(trace, 1) and ("sms_booked", "queued") in path(trace, 1)
+    trace, _ = await test_call("5 2 1 h")  # the test booking is found and "cancelled"
+    assert ("cancel", "cancelled") in path(trace, 1)
+    trace, _ = await test_call("0 2", queue_status="timeout")
+    assert ("register_callback", "registered") in path(trace, 1)
+    trace, channel = await test_call("9 5")
+    assert ("survey", "done") in path(trace, 1)
+
+    assert await real["fund"].bookings(CALLER, from_day=OPEN.date()) == []
+    assert real["callback"].search(status=None) == (0, [])
+    assert real["survey"].flush() and real["survey"].answers(channel.call_id) == []
+    assert real["sms"].flush() and real["sms"].messages() == []
+    # a real booking is seen by a test call, and "cancelling" it there leaves it booked
+    await walk(plugins, "5 1 1 1 1 1 1 h")
+    trace, _ = await test_call("5 2 1 h")
+    assert ("cancel", "cancelled") in path(trace, 1)
+    assert len(await real["fund"].bookings(CALLER, from_day=OPEN.date())) == 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ivrflow_callback.node import RESOURCE
-from ivrflow_callback.store import NOTE_MAX, CallbackStore
+from ivrflow_callback.store import NOTE_MAX, CallbackStore, DryRunCallbacks
 from nodes.plugins import (
     PageAction,
     PageColumn,
@@ -135,10 +135,18 @@ def pages() -> list[PluginPage]:
 
 
 def setup(host: PluginHost) -> PluginParts:
+    """Test calls get :class:`~ivrflow_callback.store.DryRunCallbacks` (kept in memory: staff
+    never see a tester's request)."""
     store = CallbackStore(host.engine)
+    test_calls = {RESOURCE: DryRunCallbacks()}
     if host.engine is None:
-        return PluginParts(resources={RESOURCE: store})
+        return PluginParts(resources={RESOURCE: store}, test_resources=test_calls)
     host.migrate(NAME, MIGRATIONS)
     from ivrflow_callback.api import make_routes  # the designer's modules only when needed
 
-    return PluginParts(resources={RESOURCE: store}, routes=make_routes(store), pages=pages())
+    return PluginParts(
+        resources={RESOURCE: store},
+        test_resources=test_calls,
+        routes=make_routes(store),
+        pages=pages(),
+    )

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -377,3 +377,53 @@ def _sqlite_busy_timeout(conn: Connection, timeout_ms: int | None) -> int | None
 def _statement_timeout(conn: Connection, timeout_ms: int | None) -> None:
     if timeout_ms and conn.dialect.name == "postgresql":
         conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout_ms)}"))
+
+
+class DryRunCallbacks:
+    """What test calls (the designer's test-call panel, ``ivrflow simulate``) get instead of
+    the :class:`CallbackStore`: registrations are answered as the real store would — a new
+    pending request, or ``already`` for a number registered earlier in this process — but
+    kept in memory only, so staff are never asked to call a tester back."""
+
+    available = True
+
+    def __init__(self) -> None:
+        self._pending: dict[str, CallbackRequest] = {}
+        self._ids = iter(range(1, 1 << 62))
+
+    async def register(
+        self,
+        phone: str,
+        *,
+        call_id: str = "",
+        flow: str = "",
+        reason: str = "caller_request",
+        queue: str | None = None,
+        note: str = "",
+        at: datetime | None = None,
+        timeout_ms: int | None = None,
+    ) -> Registration:
+        now = utc(at) or datetime.now(UTC)
+        held = self._pending.get(phone)
+        if held is not None:
+            held = replace(held, attempts=held.attempts + 1, last_requested_at=now)
+            self._pending[phone] = held
+            return Registration(created=False, request=held)
+        request = CallbackRequest(
+            id=-next(self._ids),  # negative: never a stored request's id
+            phone=phone,
+            call_id=(call_id or "")[:64],
+            flow=(flow or "")[:100],
+            reason=reason[:32],
+            queue=queue[:64] if queue else None,
+            note=(note or "")[:NOTE_MAX],
+            status="pending",
+            attempts=1,
+            requested_at=now,
+            last_requested_at=now,
+            handled_at=None,
+            handled_by=None,
+            result=None,
+        )
+        self._pending[phone] = request
+        return Registration(created=True, request=request)

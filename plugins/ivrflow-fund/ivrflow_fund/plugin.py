@@ -21,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 
 from ivrflow_fund.backend import FundBackend
 from ivrflow_fund.demo import DemoFundBackend, seed_demo
+from ivrflow_fund.dryrun import DryRunFund
 from ivrflow_fund.http import HttpFundBackend
 from nodes.plugins import PluginHost, PluginParts
 
@@ -54,4 +55,9 @@ def make_backend(host: PluginHost) -> FundBackend:
 
 
 def setup(host: PluginHost) -> PluginParts:
-    return PluginParts(resources={RESOURCE: make_backend(host)})
+    """Test calls read the same fund system but never book or cancel in it
+    (:class:`~ivrflow_fund.dryrun.DryRunFund`)."""
+    backend = make_backend(host)
+    return PluginParts(
+        resources={RESOURCE: backend}, test_resources={RESOURCE: DryRunFund(backend)}
+    )

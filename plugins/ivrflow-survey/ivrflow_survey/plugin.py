@@ -23,6 +23,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def setup(host: PluginHost) -> PluginParts:
+    """Test calls get a store without a database: their answers are traced, never counted in
+    the summary."""
+    test_calls = {RESOURCE: SurveyStore(None)}
     if host.engine is None:
         return PluginParts(resources={RESOURCE: SurveyStore(None)})
     host.migrate(NAME, MIGRATIONS)
@@ -31,5 +34,8 @@ def setup(host: PluginHost) -> PluginParts:
     from ivrflow_survey.api import make_routes  # the designer's modules only when needed
 
     return PluginParts(
-        resources={RESOURCE: store}, routes=make_routes(store), close=lambda: store.close(5.0)
+        resources={RESOURCE: store},
+        test_resources=test_calls,
+        routes=make_routes(store),
+        close=lambda: store.close(5.0),
     )
