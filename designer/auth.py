@@ -43,6 +43,7 @@ ROLES: dict[str, tuple[str, str]] = {
     "editor": ("编辑", "editor"),
     "recorder": ("录音", "recorder"),
     "publisher": ("发布", "publisher"),
+    "operator": ("运营", "operator"),
     "admin": ("管理员", "admin"),
 }
 
@@ -51,6 +52,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "editor": frozenset({"flows.read", "flows.write", "simulate"}),
     "recorder": frozenset({"flows.read", "prompts.write", "simulate"}),
     "publisher": frozenset({"flows.read", "simulate", "flows.publish"}),
+    # the hotline's day-to-day business data the plugins keep: block/allow/VIP lists, the area
+    # table, emergency closures, callback requests, SMS resends (team leaders, not admins)
+    "operator": frozenset({"flows.read", "data.manage"}),
     "admin": frozenset(
         {
             "flows.read",
@@ -60,6 +64,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "simulate",
             "users.manage",
             "entries.manage",
+            "data.manage",
             "audit.read",
         }
     ),

@@ -951,7 +951,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--role",
         action="append",
-        choices=["viewer", "editor", "recorder", "publisher", "admin"],
+        choices=["viewer", "editor", "recorder", "publisher", "operator", "admin"],
         help="repeat for several (password from $IVRFLOW_PASSWORD or asked)",
     )
     p.add_argument("--database")

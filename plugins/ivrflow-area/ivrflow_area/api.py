@@ -2,8 +2,8 @@
 
 =====================================  ==============  =====================================
 ``GET    /api/area-prefixes``          flows.read      the table (``?region=…``)
-``PUT    /api/area-prefixes/{prefix}`` entries.manage  create or replace: ``{region, note}``
-``DELETE /api/area-prefixes/{prefix}`` entries.manage  remove
+``PUT    /api/area-prefixes/{prefix}`` data.manage  create or replace: ``{region, note}``
+``DELETE /api/area-prefixes/{prefix}`` data.manage  remove
 ``GET    /api/area-lookup``            flows.read      ``?number=…``: what the table says
 =====================================  ==============  =====================================
 
@@ -58,7 +58,7 @@ def make_routes(store: AreaStore) -> list[BaseRoute]:
         return {"prefixes": store.list(ctx.query("region") or None)}
 
     @api(
-        "entries.manage",
+        "data.manage",
         body=PrefixBody,
         tag="area",
         responses={422: "not a prefix or region"},
@@ -89,7 +89,7 @@ def make_routes(store: AreaStore) -> list[BaseRoute]:
         store.invalidate()
         return JSONResponse(store.get(prefix), status_code=201 if created else 200)
 
-    @api("entries.manage", tag="area", responses={404: "no such prefix"})
+    @api("data.manage", tag="area", responses={404: "no such prefix"})
     def area_delete(ctx: Context) -> dict[str, Any]:
         """Remove a prefix (its numbers then take the node's other exit)."""
         prefix = ctx.path("prefix")

@@ -84,7 +84,7 @@ def pages() -> list[PluginPage]:
                 url="/api/area-prefixes/{prefix}",
                 method="PUT",
                 schema=PREFIX_SCHEMA,
-                permission="entries.manage",
+                permission="data.manage",
                 title={"zh": "添加号段", "en": "Add a prefix"},
             ),
             actions=[
@@ -93,7 +93,7 @@ def pages() -> list[PluginPage]:
                     title={"zh": "修改", "en": "Edit"},
                     method="PUT",
                     url="/api/area-prefixes/{prefix}",
-                    permission="entries.manage",
+                    permission="data.manage",
                     body_schema=EDIT_SCHEMA,
                     prefill=True,
                 ),
@@ -102,7 +102,7 @@ def pages() -> list[PluginPage]:
                     title={"zh": "删除", "en": "Delete"},
                     method="DELETE",
                     url="/api/area-prefixes/{prefix}",
-                    permission="entries.manage",
+                    permission="data.manage",
                     confirm={
                         "zh": "删除号段 {prefix}（{region}）？这些号码将走节点的“其他”出口。",
                         "en": "Delete prefix {prefix} ({region})? Its numbers then take the "

@@ -6,9 +6,9 @@
                                                            &phone=&from=&to=&reason=&queue=
                                                            &handled_by=&limit=&offset=)
 ``GET  /api/callbacks/{id}``               flows.read      one request
-``POST /api/callbacks/{id}/done``          entries.manage  called back: ``{"note": "…"}``
+``POST /api/callbacks/{id}/done``          data.manage  called back: ``{"note": "…"}``
                                                            (optional); 409 if not pending
-``POST /api/callbacks/{id}/cancel``        entries.manage  no callback needed; 409 if not pending
+``POST /api/callbacks/{id}/cancel``        data.manage  no callback needed; 409 if not pending
 =========================================  ==============  =====================================
 
 Requests are written only by calls (``callback.register``); staff changes are written to
@@ -229,12 +229,12 @@ def make_routes(store: CallbackStore) -> list[BaseRoute]:
 
     responses = {404: "no such request", 409: "not pending", 422: "note too long"}
 
-    @api("entries.manage", body=HandleBody, tag="callbacks", responses=responses)
+    @api("data.manage", body=HandleBody, tag="callbacks", responses=responses)
     def callback_done(ctx: Context) -> dict[str, Any]:
         """Mark a pending request as called back, with an optional result note."""
         return finish(ctx, "done", "callback.done")
 
-    @api("entries.manage", body=HandleBody, tag="callbacks", responses=responses)
+    @api("data.manage", body=HandleBody, tag="callbacks", responses=responses)
     def callback_cancel(ctx: Context) -> dict[str, Any]:
         """Cancel a pending request (no callback needed), with an optional note."""
         return finish(ctx, "cancelled", "callback.cancel")

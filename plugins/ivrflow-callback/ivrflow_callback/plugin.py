@@ -86,7 +86,7 @@ def pages() -> list[PluginPage]:
                     title={"zh": "已回拨", "en": "Called back"},
                     method="POST",
                     url="/api/callbacks/{id}/done",
-                    permission="entries.manage",
+                    permission="data.manage",
                     body_schema=NOTE_SCHEMA,
                     when=pending,
                 ),
@@ -95,7 +95,7 @@ def pages() -> list[PluginPage]:
                     title={"zh": "取消", "en": "Cancel"},
                     method="POST",
                     url="/api/callbacks/{id}/cancel",
-                    permission="entries.manage",
+                    permission="data.manage",
                     confirm={
                         "zh": "取消 {phone} 的回拨登记（不再回拨）？",
                         "en": "Cancel the callback request of {phone} (no callback)?",

@@ -207,7 +207,7 @@ def test_the_routes_are_in_the_openapi_document(clients):
     validate_openapi(spec)
     assert spec["paths"]["/api/callbacks"]["get"]["x-permission"] == "flows.read"
     done = spec["paths"]["/api/callbacks/{request_id}/done"]["post"]
-    assert done["x-permission"] == "entries.manage"
+    assert done["x-permission"] == "data.manage"
     assert "HandleBody" in spec["components"]["schemas"]
 
 

@@ -3,8 +3,8 @@
 =====================================  ==============  ========================================
 ``GET    /api/lists``                  flows.read      the lists and how many live entries each
 ``GET    /api/lists/{list}``           flows.read      its entries (?expired=0 hides expired)
-``POST   /api/lists/{list}``           entries.manage  add an entry (201; 409 if already there)
-``DELETE /api/lists/{list}/{id}``      entries.manage  remove an entry
+``POST   /api/lists/{list}``           data.manage  add an entry (201; 409 if already there)
+``DELETE /api/lists/{list}/{id}``      data.manage  remove an entry
 ``GET    /api/lists-check?number=…``   flows.read      what ``lists.check`` decides for a number
 =====================================  ==============  ========================================
 
@@ -119,7 +119,7 @@ def make_routes(store: ListsStore) -> list[BaseRoute]:
         }
 
     @api(
-        "entries.manage",
+        "data.manage",
         body=EntryBody,
         tag="lists",
         responses={404: "no such list", 409: "already on the list", 422: "invalid entry"},
@@ -166,7 +166,7 @@ def make_routes(store: ListsStore) -> list[BaseRoute]:
         store.invalidate()
         return JSONResponse(entry.to_json(), status_code=201)
 
-    @api("entries.manage", tag="lists", responses={404: "no such entry"})
+    @api("data.manage", tag="lists", responses={404: "no such entry"})
     def lists_delete(ctx: Context) -> dict[str, Any]:
         """Remove an entry."""
         name = _list_name(ctx)

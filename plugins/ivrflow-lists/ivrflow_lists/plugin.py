@@ -117,7 +117,7 @@ def pages() -> list[PluginPage]:
                     url=f"/api/lists/{name}",
                     method="POST",
                     schema=ENTRY_SCHEMA,
-                    permission="entries.manage",
+                    permission="data.manage",
                     title={"zh": f"添加到{title['zh']}", "en": f"Add to the {title['en']}"},
                 ),
                 actions=[
@@ -126,7 +126,7 @@ def pages() -> list[PluginPage]:
                         title={"zh": "删除", "en": "Delete"},
                         method="DELETE",
                         url=f"/api/lists/{name}/{{id}}",
-                        permission="entries.manage",
+                        permission="data.manage",
                         confirm={
                             "zh": f"从{title['zh']}删除 {{value}}？",
                             "en": f"Remove {{value}} from the {title['en']}?",

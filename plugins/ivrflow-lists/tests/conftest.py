@@ -52,13 +52,19 @@ def app(engine, plugins, tmp_path):
         engine,
         plugins,
         tmp_path / "media",
-        {"admin": ["admin"], "ed": ["editor"], "viewer": ["viewer"]},
+        {
+            "admin": ["admin"],
+            "ops": ["operator"],
+            "pub": ["publisher"],
+            "ed": ["editor"],
+            "viewer": ["viewer"],
+        },
     )
 
 
 @pytest.fixture
 def clients(app) -> Iterator[dict[str, ApiTestClient]]:
-    made = {name: ApiTestClient(app, name) for name in ("admin", "ed", "viewer")}
+    made = {name: ApiTestClient(app, name) for name in ("admin", "ops", "pub", "ed", "viewer")}
     made["anon"] = ApiTestClient(app, None)
     yield made
     for client in made.values():

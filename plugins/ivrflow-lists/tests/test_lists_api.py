@@ -73,6 +73,17 @@ def test_invalid_entries_are_refused_with_located_problems(clients):
     assert admin.get("/api/lists/vip").json()["entries"] == []
 
 
+def test_operators_manage_the_lists_publishers_do_not(clients):
+    """The lists are business data: the operator role (data.manage) keeps them, not only
+    admins; publishing flows does not give that right."""
+    ops, pub = clients["ops"], clients["pub"]
+    body = {"kind": "exact", "value": "13500001111", "reason": "骚扰"}
+    assert pub.send("POST", "/api/lists/block", body).status_code == 403
+    made = ops.send("POST", "/api/lists/block", body)
+    assert made.status_code == 201
+    assert ops.send("DELETE", f"/api/lists/block/{made.json()['id']}").status_code == 200
+
+
 def test_expiry_naive_is_beijing_time(clients):
     admin = clients["admin"]
     body = {"kind": "prefix", "value": "170", "expires_at": "2999-01-01T08:00:00"}
@@ -111,7 +122,7 @@ def test_changes_are_in_the_audit_log(clients):
 def test_the_routes_are_in_the_openapi_document(clients):
     spec = clients["anon"].get("/api/openapi.json").json()
     validate_openapi(spec)
-    assert spec["paths"]["/api/lists/{list}"]["post"]["x-permission"] == "entries.manage"
+    assert spec["paths"]["/api/lists/{list}"]["post"]["x-permission"] == "data.manage"
     assert spec["paths"]["/api/lists-check"]["get"]["x-permission"] == "flows.read"
     assert "EntryBody" in spec["components"]["schemas"]
 

@@ -8,8 +8,8 @@
 ``GET    /api/schedules/{name}/preview``  flows.read        ?at=…&date=…&days=… what happens
 ``POST   /api/schedule-preview``          flows.read        the same for an unsaved schedule
 ``GET    /api/schedule-overrides``        flows.read        ?schedule=…&since=…
-``POST   /api/schedule-overrides``        entries.manage    closure or special day
-``DELETE /api/schedule-overrides/{id}``   entries.manage    lift / remove
+``POST   /api/schedule-overrides``        data.manage       closure or special day
+``DELETE /api/schedule-overrides/{id}``   data.manage       lift / remove
 ========================================  ================  ===================================
 
 Every change is written to ivrflow's audit log in the same transaction.
@@ -346,7 +346,7 @@ def make_routes(store: ScheduleStore) -> list[BaseRoute]:
         return {"overrides": [o.to_json() for o in found]}
 
     @api(
-        "entries.manage",
+        "data.manage",
         body=OverrideBody,
         tag="schedules",
         responses={404: "no such schedule", 422: "invalid override"},
@@ -374,7 +374,7 @@ def make_routes(store: ScheduleStore) -> list[BaseRoute]:
         store.invalidate()
         return JSONResponse(saved.to_json(), status_code=201)
 
-    @api("entries.manage", tag="schedules", responses={404: "no such override"})
+    @api("data.manage", tag="schedules", responses={404: "no such override"})
     def schedule_override_delete(ctx: Context) -> dict[str, Any]:
         """Lift a closure or remove a special day."""
         override_id = int(ctx.path("override_id"))

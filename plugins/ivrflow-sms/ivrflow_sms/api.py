@@ -7,7 +7,7 @@ again.
                                                            (1–500, default 100) ``&before=ID``
                                                            (the next page)
 ``GET  /api/sms/messages/{id}``             flows.read     one message
-``POST /api/sms/messages/{id}/retry``       flows.publish  queue a ``failed`` message again
+``POST /api/sms/messages/{id}/retry``       data.manage  queue a ``failed`` message again
                                                            (attempts from 0, sent at once);
                                                            409 if it is not failed
 ==========================================  =============  ===================================
@@ -93,7 +93,7 @@ def make_routes(outbox: SmsOutbox) -> list[BaseRoute]:
         return _json(found)
 
     @api(
-        "flows.publish",
+        "data.manage",
         tag="sms",
         responses={404: "no such message", 409: "the message has not failed"},
     )

@@ -72,7 +72,7 @@ def pages() -> list[PluginPage]:
                     title={"zh": "重发", "en": "Send again"},
                     method="POST",
                     url="/api/sms/messages/{id}/retry",
-                    permission="flows.publish",
+                    permission="data.manage",
                     confirm={
                         "zh": "把这条短信重新发送给 {phone}？",
                         "en": "Send this message to {phone} again?",

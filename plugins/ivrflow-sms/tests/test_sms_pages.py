@@ -1,6 +1,6 @@
 """The messages' page in the designer's "业务数据 / Business data" section: its URLs answered
 by the plugin's own routes, the status filter, and "send again" on failed messages only, for
-publishers and admins."""
+operators and admins."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def test_the_page_lists_filters_and_retries_failed_messages(app, clients, outbox
     for to, call in (("13800138000", "a"), ("13900139000", "b")):
         assert outbox.submit(message(to=to, call_id=call))
         assert outbox.flush(5)
-    pub = clients["pub"]
+    pub = clients["ops"]
     listed = pub.get(page.list_url)
     assert listed.status_code == 200, listed.text
     rows = listed.json()[page.items_key]
@@ -36,7 +36,13 @@ def test_the_page_lists_filters_and_retries_failed_messages(app, clients, outbox
     assert refused.status_code == 409 and "只有发送失败的短信" in refused.json()["message_zh"]
 
 
-def test_retry_is_for_publishers_and_admins(clients):
-    for name, allowed in (("viewer", False), ("ed", False), ("pub", True), ("admin", True)):
+def test_retry_is_for_operators_and_admins(clients):
+    for name, allowed in (
+        ("viewer", False),
+        ("ed", False),
+        ("pub", False),
+        ("ops", True),
+        ("admin", True),
+    ):
         [page] = clients[name].get("/api/plugin-pages").json()["pages"]
         assert [a["allowed"] for a in page["actions"]] == [allowed]
