@@ -30,6 +30,8 @@ from designer.testcalls import simulate_ws
 from nodes.plugins import PluginPage
 from nodes.registry import Registry, default_registry
 from prompts.library import Converter, PromptLibrary, Speaker
+from runtime.history import AGENT_HISTORY
+from runtime.store.history import CallRecordHistory
 
 __all__ = ["Services", "create_app"]
 
@@ -138,7 +140,8 @@ def create_app(
     app.state.services = services
     app.state.test_call_scale = test_call_scale
     app.state.test_calls = 0
-    app.state.resources = dict(resources or {})
+    # test calls see who served a caller before (sticky agent), as the runtime's calls do
+    app.state.resources = {AGENT_HISTORY: CallRecordHistory(engine), **dict(resources or {})}
     return app
 
 

@@ -586,18 +586,19 @@ class KeypadChannel:
             await self.play(list(request.announce), barge_in=False)
         status = self.queue_status
         agent = "sim-agent" if status is QueueStatus.COMPLETED else ""
-        self._emit(
-            {
-                "type": "transfer",
-                "node": self.node,
-                "queue": request.queue,
-                "priority": request.priority,
-                "timeout_s": request.timeout_s,
-                "caller_data": self._trace.scrub(dict(request.caller_data)),
-                "status": str(status),
-                "agent": agent,
-            }
-        )
+        event: dict[str, Any] = {
+            "type": "transfer",
+            "node": self.node,
+            "queue": request.queue,
+            "priority": request.priority,
+            "timeout_s": request.timeout_s,
+            "caller_data": self._trace.scrub(dict(request.caller_data)),
+            "status": str(status),
+            "agent": agent,
+        }
+        if request.preferred_agent:  # sticky agent: rung first on Asterisk
+            event["preferred_agent"] = request.preferred_agent
+        self._emit(event)
         return QueueResult(status, agent=agent)
 
     async def dial(self, number: str, *, timeout_s: int, caller_id: str = "") -> DialResult:

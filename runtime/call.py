@@ -116,14 +116,26 @@ class QueueRequest:
     caller_data: Mapping[str, str] = field(default_factory=dict)
     announce: Sequence[Prompt] = ()
     music_class: str = ""
+    preferred_agent: str = ""
+    """Sticky agent: the device interface (e.g. ``PJSIP/8001``) of the agent who served this
+    caller before. When set and the agent is free, the channel rings that agent directly for
+    ``preferred_ring_s`` seconds before queueing; otherwise the queue runs as usual."""
+    preferred_agent_name: str = ""
+    """The preferred agent's name as last recorded (reported when they answer directly)."""
+    preferred_ring_s: int = 15
 
 
 @dataclass(frozen=True, slots=True)
 class QueueResult:
     status: QueueStatus
     agent: str = ""
+    """The agent who answered (the queue member's name, as Asterisk reports it)."""
     wait_s: float = 0.0
     talk_s: float = 0.0
+    agent_interface: str = ""
+    """The answering agent's device interface, e.g. ``PJSIP/8001`` (for sticky routing)."""
+    sticky: bool = False
+    """Answered by the preferred agent, rung directly before the queue (not by the queue)."""
 
 
 class DialStatus(enum.StrEnum):

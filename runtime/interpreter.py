@@ -308,7 +308,12 @@ class FlowCall:
             caller_data=dict(request.caller_data),
         )
         result = await self._state.channel.transfer_queue(request)
-        self.note("queue_result", status=str(result.status), agent=result.agent)
+        extra: dict[str, Any] = {}
+        if result.agent_interface:
+            extra["agent_interface"] = result.agent_interface
+        if result.sticky:
+            extra["sticky"] = True
+        self.note("queue_result", status=str(result.status), agent=result.agent, **extra)
         return result
 
     async def dial(self, number: str, *, timeout_s: int, caller_id: str = "") -> DialResult:

@@ -33,7 +33,9 @@ from runtime.ami import AmiClient, QueueTracker
 from runtime.call import Prompt
 from runtime.clock import Clock, SystemClock
 from runtime.flow import Flow
+from runtime.history import AGENT_HISTORY
 from runtime.interpreter import Interpreter
+from runtime.store.history import CallRecordHistory
 from runtime.store.models import CallRecord, QueueLeg
 from runtime.store.publishing import FlowVersionInfo, PinnedLibrary, entry_version
 from runtime.store.records import RecordWriter, record_from_trace, record_values
@@ -104,6 +106,8 @@ class RuntimeService:
         self._delivering: dict[tuple[str, int], asyncio.Task[int]] = {}
         self.registry = registry or default_registry()
         self.resources = dict(resources or {})
+        # sticky-agent routing (core.transfer_queue) reads who served a caller before
+        self.resources.setdefault(AGENT_HISTORY, CallRecordHistory(engine))
         self.clock = clock or SystemClock()
         self.sound = sound
         self.dial_template = dial_template
@@ -315,9 +319,14 @@ class RuntimeService:
             # GET VARIABLE works on a dead channel too; linkedid ties the call to its queue
             # legs and agent channels (AGI's environment does not carry it)
             linkedid = ""
+            agent = channel.connected_agent
             if outcome != "aborted":
                 with contextlib.suppress(Exception):
                     linkedid = await conn.get_variable("CHANNEL(linkedid)", timeout_s=1) or ""
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2):
+                        # also when the caller hung up while talking to the agent
+                        agent = await channel.settle_agent()
             values = record_values(
                 trace,
                 started_at=started,
@@ -329,4 +338,10 @@ class RuntimeService:
                 detail=detail,
                 missing_prompts=channel.missing_prompts,
             )
+            if agent is not None and agent.agent_interface:
+                values.update(
+                    agent_name=agent.agent[:100],
+                    agent_interface=agent.agent_interface[:100],
+                    agent_sticky=agent.sticky,
+                )
             self.records.submit((CallRecord, values))

@@ -114,7 +114,11 @@ class SimulatedChannel:
         dial_status: DialStatus | str = DialStatus.COMPLETED,
         record_status: RecordStatus | str = RecordStatus.RECORDED,
         voicemail_status: VoicemailStatus | str = VoicemailStatus.COMPLETED,
+        preferred_agent_answers: bool = False,
     ) -> None:
+        """``preferred_agent_answers``: a sticky agent (``QueueRequest.preferred_agent``)
+        answers when rung first; by default they do not and the queue answers as usual."""
+        self.preferred_agent_answers = preferred_agent_answers
         self.script = parse_script(keys)
         self.position = 0
         self.caller = caller
@@ -196,17 +200,21 @@ class SimulatedChannel:
 
     async def transfer_queue(self, request: QueueRequest) -> QueueResult:
         self._check()
-        self.heard.append(
-            Heard(
-                "queue",
-                [p.id for p in request.announce],
-                request.queue,
-                {
-                    "priority": request.priority,
-                    "caller_data": dict(request.caller_data),
-                },
+        data: dict[str, Any] = {
+            "priority": request.priority,
+            "caller_data": dict(request.caller_data),
+        }
+        if request.preferred_agent:
+            data["preferred_agent"] = request.preferred_agent
+            data["preferred_agent_answered"] = self.preferred_agent_answers
+        self.heard.append(Heard("queue", [p.id for p in request.announce], request.queue, data))
+        if request.preferred_agent and self.preferred_agent_answers:
+            return QueueResult(
+                QueueStatus.COMPLETED,
+                agent=request.preferred_agent_name or request.preferred_agent,
+                agent_interface=request.preferred_agent,
+                sticky=True,
             )
-        )
         agent = "sim-agent" if self.queue_status is QueueStatus.COMPLETED else ""
         return QueueResult(self.queue_status, agent=agent)
 

@@ -1516,3 +1516,37 @@ async def test_synchronous_originate_answers_after_the_call() -> None:
         await c.send(("Action", "Originate"), ("Channel", "nonsense"), ("Application", "Wait"))
         assert (await c.message())["Message"] == "Invalid channel"
     assert [o.reason for o in ami.originated] == [4, 3]
+
+
+# ------------------------------------------------------------------------------------------
+# Sticky agent: device state and a directly dialled agent
+
+
+async def test_device_state_and_a_directly_dialled_agent() -> None:
+    result, agi = await call(
+        commands(
+            'GET FULL VARIABLE "${DEVICE_STATE(PJSIP/8001)}"',
+            'GET FULL VARIABLE "${DEVICE_STATE(pjsip/8002)}"',
+            'GET FULL VARIABLE "${DEVICE_STATE(PJSIP/9999)}"',
+            'EXEC Dial "PJSIP/8001,15,gb(ivrflow-agent-predial^s^1)U(ivrflow-agent-connect)"',
+            "GET VARIABLE DIALSTATUS",
+            "GET VARIABLE ANSWEREDTIME",
+            "GET VARIABLE DIALEDTIME",
+            'EXEC Dial "PJSIP/8002,15,g"',
+            "GET VARIABLE DIALSTATUS",
+        ),
+        devices={"PJSIP/8001": "NOT_INUSE", "PJSIP/8002": "INUSE"},
+        dial=[DialOutcome("ANSWER", ring_s=4, talk_s=60), DialOutcome("NOANSWER")],
+    )
+    assert agi.replies == [
+        b"200 result=1 (NOT_INUSE)\n",
+        b"200 result=1 (INUSE)\n",  # the technology matches without regard to case
+        b"200 result=1 (INVALID)\n",  # a device Asterisk does not know
+        b"200 result=0\n",  # answered; the agent hung up, `g`: the caller goes on
+        b"200 result=1 (ANSWER)\n",
+        b"200 result=1 (60)\n",
+        b"200 result=1 (64)\n",
+        b"200 result=0\n",
+        b"200 result=1 (NOANSWER)\n",
+    ]
+    assert [app for app, _ in result.execs] == ["Dial", "Dial"]

@@ -9,6 +9,12 @@ variable, or whose text contains the value of one, is dropped (and the drop is t
 routing: ``priority_variable`` names a variable holding the priority (0–10; higher is served
 first) that overrides ``priority`` — e.g. set by a whitelist lookup.
 
+Sticky agent (``sticky_agent.enabled``): a caller whom an agent served within the last
+``within_days`` days is offered to that agent first — rung directly for ``ring_s`` seconds when
+the agent is free, else (busy, no answer, offline) queued as usual. The agent comes from the
+``ivrflow.agent_history`` resource (the runtime's call records); without it, or for a caller
+without a usable number, the node queues as usual. The caller's number never enters the trace.
+
 Exits: ``completed`` (an agent took the call and has finished; the caller is still on the line,
 e.g. for a satisfaction survey), ``timeout`` (waited too long: offer voicemail or a callback),
 ``unavailable`` (no agent logged in, queue full), ``error``.
@@ -16,18 +22,24 @@ e.g. for a satisfaction survey), ``timeout`` (waited too long: offer voicemail o
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from nodes.api import Node
 from runtime.call import Call, QueueRequest, QueueStatus
+from runtime.history import AGENT_HISTORY, AgentRef
 from runtime.template import render, stringify, variables_in
 
 _NUMBER_RE = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]+")
 MAX_CALLER_DATA_LENGTH = 256
 MIN_PRIORITY, MAX_PRIORITY = 0, 10
+_CALLER_RE = re.compile(r"^\+?[0-9]{3,32}$")
+HISTORY_TIMEOUT_S = 2.0
+"""Longest wait for the agent history: a slow database must not keep the caller waiting."""
 
 
 def _priority(value: Any) -> int | None:
@@ -152,6 +164,39 @@ class TransferQueue(Node):
                 "pattern": "^[A-Za-z0-9_-]{0,64}$",
                 "default": "",
             },
+            "sticky_agent": {
+                "type": "object",
+                "title": "熟客坐席优先 / Sticky agent",
+                "description": "来电者近期由某坐席服务过时，先直接振铃该坐席（空闲时），"
+                "未接再正常排队。 If an agent served this caller recently, ring that agent "
+                "first (when free), then queue as usual.",
+                "additionalProperties": False,
+                "properties": {
+                    "enabled": {
+                        "type": "boolean",
+                        "title": "启用 / Enabled",
+                        "default": False,
+                    },
+                    "within_days": {
+                        "type": "integer",
+                        "title": "回溯天数 / Look back (days)",
+                        "description": "只看最近这些天内的来电。 "
+                        "Only calls within these days count.",
+                        "minimum": 1,
+                        "maximum": 365,
+                        "default": 30,
+                    },
+                    "ring_s": {
+                        "type": "integer",
+                        "title": "振铃该坐席（秒） / Ring that agent (s)",
+                        "description": "先振铃该坐席的时长，之后转入队列。 "
+                        "How long that agent rings before the caller is queued.",
+                        "minimum": 5,
+                        "maximum": 60,
+                        "default": 15,
+                    },
+                },
+            },
         },
     }
     exits = ("completed", "timeout", "unavailable", "error")
@@ -177,6 +222,10 @@ class TransferQueue(Node):
                 continue
             caller_data[name] = _CONTROL_RE.sub(" ", text)[:MAX_CALLER_DATA_LENGTH]
 
+        sticky = config.get("sticky_agent") or {}
+        preferred = None
+        if sticky.get("enabled"):
+            preferred = await _sticky_agent(call, within_days=int(sticky.get("within_days", 30)))
         request = QueueRequest(
             queue=config["queue"],
             priority=priority,
@@ -184,6 +233,9 @@ class TransferQueue(Node):
             caller_data=caller_data,
             announce=tuple(call.prompt(p) for p in config["announce"]),
             music_class=config["music_class"],
+            preferred_agent=preferred.interface if preferred else "",
+            preferred_agent_name=preferred.name if preferred else "",
+            preferred_ring_s=int(sticky.get("ring_s", 15)),
         )
         result = await call.transfer_queue(request)
         if config.get("queue_variable"):
@@ -195,3 +247,33 @@ class TransferQueue(Node):
         except ValueError:
             call.note("queue_unknown_status", status=str(result.status))
             return "error"
+
+
+async def _sticky_agent(call: Call, *, within_days: int) -> AgentRef | None:
+    """The agent who served this caller within ``within_days`` days, or None (traced as
+    ``sticky_agent`` either way; never with the caller's number)."""
+    history = call.resources.get(AGENT_HISTORY)
+    if history is None:
+        call.note("sticky_agent", skipped="no agent history")
+        return None
+    caller = (call.caller or "").strip()
+    if not _CALLER_RE.match(caller):
+        call.note("sticky_agent", skipped="caller number unusable")
+        return None
+    since = call.now() - timedelta(days=within_days)
+    try:
+        async with asyncio.timeout(HISTORY_TIMEOUT_S):
+            found = await history.last_agent(caller, since=since)
+    except Exception as exc:  # a lookup problem never fails the call: queue as usual
+        call.note("sticky_agent", skipped="history failed", error=type(exc).__name__)
+        return None
+    interface = getattr(found, "interface", None)
+    if not isinstance(interface, str) or not interface:
+        call.note("sticky_agent", skipped="no previous agent", within_days=within_days)
+        return None
+    name = getattr(found, "name", "")
+    name = name if isinstance(name, str) else ""
+    at = getattr(found, "at", None)
+    at = at if isinstance(at, datetime) else call.now()
+    call.note("sticky_agent", agent=name, interface=interface, last_call=at.date().isoformat())
+    return AgentRef(name, interface, at)

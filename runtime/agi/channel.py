@@ -56,6 +56,10 @@ _QUEUE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _MAILBOX = re.compile(r"[A-Za-z0-9_.+-]{1,64}(?:@[A-Za-z0-9_.-]{1,64})?")
 _CONTEXT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _MUSIC_CLASS = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_AGENT_INTERFACE = re.compile(
+    r"(?:PJSIP|SIP|IAX2)/[A-Za-z0-9_.+-]{1,64}"
+    r"|Local/[A-Za-z0-9_.+-]{1,64}@[A-Za-z0-9_.-]{1,64}(?:/n)?"
+)
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(?:\([A-Za-z0-9_,-]{0,32}\))?")
 _NOT_VAR_CHARS = re.compile(r"[^A-Z0-9_]")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
@@ -79,6 +83,11 @@ the satisfaction survey); ``b(…)`` runs ``[ivrflow-agent-predial]`` on each ag
 before it rings (caller data on the agent's phone, see examples/asterisk/extensions.conf)."""
 QUEUE_AGENT_GOSUB = "ivrflow-agent-connect"
 """Run on the agent channel once answered (the screen-pop user event)."""
+STICKY_DIAL_OPTIONS = f"gb(ivrflow-agent-predial^s^1)U({QUEUE_AGENT_GOSUB})"
+"""Dial options when ringing a caller's sticky agent directly: ``g`` continue in the dialplan
+when the agent hangs up (as the queue's ``c``), and the same agent-side hooks as the queue:
+``b(…)`` before the phone rings, ``U(…)`` once answered (screen pop)."""
+MAX_STICKY_RING_S = 120
 
 
 QueueObserver = Callable[[str, str | None, bool, str], Awaitable[None]]
@@ -166,6 +175,11 @@ class AgiChannel:
         self.missing_prompts: list[str] = []
         self._log: deque[tuple[tuple[object, ...], int, float]] = deque(maxlen=log_size)
         self.hung_up_by_flow = False
+        self.connected_agent: QueueResult | None = None
+        """The last agent the caller was connected to (queue or sticky agent), also when the
+        caller hung up while talking (see :meth:`settle_agent`): the call record keeps it."""
+        self._transfer: tuple[str, str, str] | None = None
+        """("queue"|"dial", agent name, interface) while a transfer runs."""
         self._recordings = 0
 
     # -- plumbing --------------------------------------------------------------------------
@@ -335,14 +349,21 @@ class AgiChannel:
                 await self._send("SET VARIABLE", Word("CHANNEL(musicclass)"), request.music_class)
             else:
                 log.warning("call %s: refused music class %r", self.call_id, request.music_class)
+        if request.preferred_agent:
+            answered = await self._ring_preferred(request)
+            if answered is not None:
+                return answered
         timeout_s = max(1, int(request.timeout_s))
         started = time.monotonic()
+        self._transfer = ("queue", "", "")
         reply = await self._send(
             "EXEC",
             Word("Queue"),
             f"{request.queue},{QUEUE_OPTIONS},,,{timeout_s},,{QUEUE_AGENT_GOSUB}",
             timeout_s=self.max_call_s,
         )
+        if reply.result_int != -1:
+            self._transfer = None
         elapsed = time.monotonic() - started
         result = reply.result_int
         if result == -1:
@@ -361,14 +382,111 @@ class AgiChannel:
             log.warning("call %s: QUEUESTATUS=%s", self.call_id, status)
             return QueueResult(QueueStatus.ERROR, wait_s=elapsed)
         # Connected to an agent (QUEUESTATUS=CONTINUE, or unset after a bridged call).
-        agent = await self._get("MEMBERNAME") or await self._get("MEMBERINTERFACE")
+        # MEMBERNAME / MEMBERINTERFACE need setinterfacevar=yes in queues.conf.
+        name = await self._get("MEMBERNAME")
+        interface = await self._get("MEMBERINTERFACE")
         wait = _seconds(await self._get("QUEUEWAIT"))
         if wait is None:
             wait = _seconds(await self._get("QEHOLDTIME"))
         talk = _seconds(await self._get("ANSWEREDTIME"))
         if talk is None:
             talk = max(0.0, elapsed - (wait or 0.0))
-        return QueueResult(QueueStatus.COMPLETED, agent=agent, wait_s=wait or 0.0, talk_s=talk)
+        answered = QueueResult(
+            QueueStatus.COMPLETED,
+            agent=name or interface,
+            wait_s=wait or 0.0,
+            talk_s=talk,
+            agent_interface=interface,
+        )
+        self.connected_agent = answered
+        return answered
+
+    async def settle_agent(self) -> QueueResult | None:
+        """After the call: the last agent the caller was connected to (``connected_agent``).
+        When the caller hung up inside ``Queue`` or the sticky agent's ``Dial`` (the node was
+        cancelled at once), ask Asterisk — dead-channel reads — whether an agent had answered:
+        ``MEMBERINTERFACE`` (``setinterfacevar=yes``) or ``DIALSTATUS=ANSWER``. A caller who
+        hangs up while talking to the agent is the usual end of a call: the record keeps the
+        agent for sticky routing. Any failure only loses that detail."""
+        pending, self._transfer = self._transfer, None
+        if pending is None:
+            return self.connected_agent
+        kind, name, interface = pending
+        try:
+            if kind == "dial":
+                if (await self._get("DIALSTATUS")).upper() == "ANSWER":
+                    self.connected_agent = QueueResult(
+                        QueueStatus.COMPLETED,
+                        agent=name or interface,
+                        agent_interface=interface,
+                        sticky=True,
+                    )
+            else:
+                interface = await self._get("MEMBERINTERFACE")
+                if interface:
+                    name = await self._get("MEMBERNAME")
+                    self.connected_agent = QueueResult(
+                        QueueStatus.COMPLETED, agent=name or interface, agent_interface=interface
+                    )
+        except (CallerHangup, AgiError) as exc:
+            log.debug("call %s: agent after hang-up: %s", self.call_id, exc)
+        return self.connected_agent
+
+    async def _ring_preferred(self, request: QueueRequest) -> QueueResult | None:
+        """Sticky agent: ring the agent who served this caller before, directly, when their
+        device is free (``DEVICE_STATE`` = ``NOT_INUSE``). The completed result when they
+        answered; None to queue as usual (busy, no answer, unavailable, refused interface)."""
+        self._check()
+        interface = request.preferred_agent
+        if not isinstance(interface, str) or not _AGENT_INTERFACE.fullmatch(interface):
+            log.warning("call %s: refused sticky agent interface %r", self.call_id, interface)
+            return None
+        try:
+            reply = await self._send("GET FULL VARIABLE", f"${{DEVICE_STATE({interface})}}")
+        except AgiCommandError as exc:
+            log.warning("call %s: DEVICE_STATE(%s): %s", self.call_id, interface, exc)
+            return None
+        state = reply.data.strip().upper() if reply.result == "1" else ""
+        if state != "NOT_INUSE":
+            log.debug("call %s: sticky agent %s is %s", self.call_id, interface, state or "?")
+            return None
+        ring_s = min(max(1, int(request.preferred_ring_s)), MAX_STICKY_RING_S)
+        name = request.preferred_agent_name or interface
+        started = time.monotonic()
+        self._transfer = ("dial", name, interface)
+        reply = await self._send(
+            "EXEC",
+            Word("Dial"),
+            f"{interface},{ring_s},{STICKY_DIAL_OPTIONS}",
+            timeout_s=self.max_call_s,
+        )
+        elapsed = time.monotonic() - started
+        result = reply.result_int
+        if result == -1:  # the caller hung up, ringing (CANCEL) or talking (ANSWER)
+            raise self._caller_gone("caller hung up during the sticky agent's Dial")
+        self._transfer = None
+        if result is None or result < 0:
+            log.warning("call %s: EXEC Dial (sticky) failed: %r", self.call_id, reply.lines)
+            return None
+        status = (await self._get("DIALSTATUS")).upper()
+        if status == "CANCEL":
+            raise self._caller_gone("caller hung up during Dial (DIALSTATUS=CANCEL)")
+        if status != "ANSWER":
+            log.debug("call %s: sticky agent %s: DIALSTATUS=%s", self.call_id, interface, status)
+            return None
+        talk = _seconds(await self._get("ANSWEREDTIME")) or 0.0
+        dialled = _seconds(await self._get("DIALEDTIME"))  # ringing + talking
+        wait = max(0.0, dialled - talk) if dialled is not None else max(0.0, elapsed - talk)
+        answered = QueueResult(
+            QueueStatus.COMPLETED,
+            agent=name,
+            wait_s=wait,
+            talk_s=talk,
+            agent_interface=interface,
+            sticky=True,
+        )
+        self.connected_agent = answered
+        return answered
 
     async def dial(self, number: str, *, timeout_s: int, caller_id: str = "") -> DialResult:
         self._check()

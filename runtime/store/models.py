@@ -94,6 +94,12 @@ class CallRecord(SQLModel, table=True):
     outcome_detail: str = Field(default="", max_length=500)
     queue: str = Field(default="", max_length=64)
     """The last queue the call was transferred to, if any."""
+    agent_name: str = Field(default="", max_length=100)
+    """The agent who last answered the caller (queue member name), if any."""
+    agent_interface: str = Field(default="", max_length=100)
+    """That agent's device interface, e.g. ``PJSIP/8001`` (sticky-agent routing reads it)."""
+    agent_sticky: bool = False
+    """The agent answered as the caller's sticky agent (rung directly), not through the queue."""
     steps: int = 0
     trace: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     """The step trace, secrets masked."""

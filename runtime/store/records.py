@@ -44,16 +44,24 @@ def record_values(
 ) -> dict[str, Any]:
     """The column values of a finished (or aborted) call's record, as a plain dict: what the
     runtime queues for the writer (building a model instance on the event loop costs ~8×
-    more). The trace is already masked."""
+    more). The trace is already masked. The answering agent comes from the last completed
+    queue transfer (``queue_result`` events)."""
     env = env or {}
     answered_at = None
     queue = ""
+    agent_name = agent_interface = ""
+    agent_sticky = False
     for step in trace.steps:
         for event in step.events:
-            if event.get("event") == "answer" and answered_at is None:
+            kind = event.get("event")
+            if kind == "answer" and answered_at is None:
                 answered_at = started_at + timedelta(milliseconds=step.at_ms)
-            elif event.get("event") == "queue":
+            elif kind == "queue":
                 queue = str(event.get("queue", ""))
+            elif kind == "queue_result" and event.get("status") == "completed":
+                agent_name = str(event.get("agent") or "")[:100]
+                agent_interface = str(event.get("agent_interface") or "")[:100]
+                agent_sticky = event.get("sticky") is True
     kind = outcome or (trace.outcome.kind if trace.outcome else "aborted")
     return dict(
         call_id=trace.call_id or env.get("agi_uniqueid", ""),
@@ -71,6 +79,9 @@ def record_values(
         outcome_node=(trace.outcome.node or "") if trace.outcome else "",
         outcome_detail=(detail or (trace.outcome.detail if trace.outcome else ""))[:500],
         queue=queue,
+        agent_name=agent_name,
+        agent_interface=agent_interface,
+        agent_sticky=agent_sticky,
         steps=len(trace.steps),
         trace=trace.to_json(),
         missing_prompts=list(missing_prompts),

@@ -450,3 +450,35 @@ async def test_after_hours_callback_and_cancelling_an_appointment_over_agi(engin
         assert await asyncio.to_thread(outbox.flush)
         texts = [m["text"] for m in await asyncio.to_thread(outbox.messages)]
         assert len(texts) == 2 and all(booking.code in t or "取消" in t for t in texts)
+
+
+async def test_a_returning_caller_rings_the_agent_who_served_them_first(engine):
+    """Brief §3.7: consultation queues of the 12329 agent sub-flow have the sticky agent on —
+    the second call of a caller served by PJSIP/8001 asks for that phone's state, dials it,
+    and the agent answers without the queue; the survey still follows."""
+    from support.fake_asterisk import DialOutcome
+
+    state = 'GET FULL VARIABLE "${DEVICE_STATE(PJSIP/8001)}"'
+    async with running(engine) as (service, plugins):
+        first = await call(
+            service,
+            keys="0#",
+            queue=QueueOutcome("ANSWERED", agent="Agent 8001", interface="PJSIP/8001"),
+        )
+        assert state not in first.lines  # no agent served this caller before
+        await records(engine, service)
+        again = await call(
+            service,
+            keys="05",
+            devices={"PJSIP/8001": "NOT_INUSE"},
+            dial=DialOutcome("ANSWER", ring_s=3, talk_s=60),
+        )
+        assert state in again.lines
+        assert [app for app, _ in again.execs] == ["Dial"]  # the agent answered: no Queue
+        assert "survey_thanks" in played(again)
+        newest = (await records(engine, service))[0]
+        assert (newest["agent_interface"], newest["agent_sticky"]) == ("PJSIP/8001", True)
+        survey = plugins.resources["survey"]
+        assert await asyncio.to_thread(survey.flush)
+        [answer] = await asyncio.to_thread(survey.answers, again.env["agi_uniqueid"])
+        assert answer["score"] == 5 and answer["queue"] == "consult_remote"

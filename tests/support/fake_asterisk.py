@@ -790,6 +790,7 @@ class FakeCall:
         connect_timeout: float = 2.0,
         seed: int | None = None,
         ami: FakeAmi | None = None,
+        devices: Mapping[str, str] | None = None,
     ) -> None:
         """Script one call.
 
@@ -817,6 +818,10 @@ class FakeCall:
           (= ``Hangup.before_env_end()``).
         idle_dtmf: what :meth:`press` does while no command listens: ``"queue"`` (kept for the
           next listening command) or ``"drop"`` (lost, as Asterisk's idle AGI loop does).
+        devices: device interface → state, what ``${DEVICE_STATE(PJSIP/8001)}`` gives
+          (``NOT_INUSE``, ``INUSE``, ``BUSY``, ``RINGING``, ``UNAVAILABLE``…; an interface not
+          listed is ``INVALID``, as Asterisk says of a device it does not know). Whether a
+          dialled interface answers is the ``dial`` outcome (``EXEC Dial`` of any target).
         """
         self.port = port
         self.host = host
@@ -859,6 +864,7 @@ class FakeCall:
         self.read_timeout = read_timeout
         self.connect_timeout = connect_timeout
         self.ami = ami
+        self.devices = dict(devices or {})
         self._rng = random.Random(seed)
         seq = next(_seq)
         self.channel_kind = channel_kind
@@ -1481,6 +1487,15 @@ class FakeCall:
 
     def _function(self, func: str, arg: str) -> str | None:
         func = func.upper()
+        if func == "DEVICE_STATE":
+            # func_devstate.c: ast_devstate_str(ast_device_state(arg)); the technology is
+            # matched without regard to case, the device name exactly
+            tech, _, name = arg.strip().partition("/")
+            for device, state in self.devices.items():
+                dtech, _, dname = device.partition("/")
+                if dtech.lower() == tech.lower() and dname == name:
+                    return state
+            return "INVALID" if name else ""
         arg = arg.strip().lower()
         if func == "CALLERID":
             values = {
@@ -2017,6 +2032,8 @@ async def _app_queue(call: FakeCall, data: str) -> int:
     call._set("DIALEDTIME", str(outcome.hold_s + talk))
     call._set("DIALEDTIME_MS", str((outcome.hold_s + talk) * 1000))
     if status == "ANSWERED":
+        # setinterfacevar=yes (examples/asterisk/queues.conf): MEMBERINTERFACE, MEMBERNAME…
+        call._set("MEMBERINTERFACE", outcome.interface)
         call._set("MEMBERNAME", outcome.agent)
         if outcome.ended_by == "agent" and "c" in options:
             call._set("QUEUESTATUS", "CONTINUE")

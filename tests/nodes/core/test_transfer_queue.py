@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from nodes.api import Reference
 from nodes.core.transfer_queue import TransferQueue
 from runtime.call import Prompt, QueueRequest, QueueResult, QueueStatus
+from runtime.history import AGENT_HISTORY, AgentHistory, AgentRef
 from runtime.simulator import SimulatedChannel
 from runtime.testing import NodeRun, run_node
 
@@ -205,3 +208,173 @@ async def test_the_agent_and_queue_can_be_kept_in_variables() -> None:
     assert "agent" not in unset.vars and "queue" not in unset.vars  # only when asked
     refs = TransferQueue.references(TransferQueue.with_defaults(config))
     assert Reference("variable-out", "/agent_variable", "agent") in refs
+
+
+# -- sticky agent ----------------------------------------------------------------------------
+
+NOW = datetime(2026, 10, 12, 9, 30, tzinfo=UTC)
+STICKY = {"queue": "consult", "sticky_agent": {"enabled": True}}
+
+
+class History:
+    """An agent history that remembers what it was asked."""
+
+    def __init__(self, found: AgentRef | None = None, error: Exception | None = None) -> None:
+        self.found = found
+        self.error = error
+        self.asked: list[tuple[str, datetime]] = []
+
+    async def last_agent(self, caller: str, *, since: datetime) -> AgentRef | None:
+        self.asked.append((caller, since))
+        if self.error is not None:
+            raise self.error
+        return self.found
+
+
+AGENT = AgentRef("Agent 8001", "PJSIP/8001", datetime(2026, 10, 1, 8, 0, tzinfo=UTC))
+
+
+def sticky_events(run: NodeRun) -> list[dict[str, Any]]:
+    return [e for e in run.events if e["event"] == "sticky_agent"]
+
+
+def test_sticky_agent_schema() -> None:
+    assert isinstance(History(), AgentHistory)
+    config = TransferQueue.with_defaults({"queue": "q", "sticky_agent": {"enabled": True}})
+    assert config["sticky_agent"] == {"enabled": True, "within_days": 30, "ring_s": 15}
+    assert TransferQueue.version == 1
+    props = TransferQueue.config_schema["properties"]["sticky_agent"]["properties"]
+    assert all(" / " in p["title"] for p in props.values())  # zh / en like the other fields
+    assert (
+        TransferQueue.config_errors(
+            {"queue": "q", "sticky_agent": {"enabled": True, "within_days": 365, "ring_s": 60}}
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    "sticky",
+    [
+        {"enabled": "yes"},
+        {"within_days": 0},
+        {"within_days": 366},
+        {"ring_s": 4},
+        {"ring_s": 61},
+        {"interface": "PJSIP/1"},
+    ],
+)
+def test_sticky_agent_schema_rejects(sticky: dict[str, Any]) -> None:
+    assert TransferQueue.config_errors({"queue": "q", "sticky_agent": sticky})
+
+
+async def test_sticky_agent_asks_the_history_and_prefers_that_agent() -> None:
+    history = History(AGENT)
+    config = {"queue": "consult", "sticky_agent": {"enabled": True, "within_days": 7, "ring_s": 20}}
+    run, request = await transfer(
+        config, caller="13900001111", at=NOW, resources={AGENT_HISTORY: history}
+    )
+    assert run.exit == "completed"
+    assert history.asked == [("13900001111", NOW - timedelta(days=7))]
+    assert (request.preferred_agent, request.preferred_agent_name, request.preferred_ring_s) == (
+        "PJSIP/8001",
+        "Agent 8001",
+        20,
+    )
+    assert sticky_events(run) == [
+        {
+            "event": "sticky_agent",
+            "agent": "Agent 8001",
+            "interface": "PJSIP/8001",
+            "last_call": "2026-10-01",
+        }
+    ]
+    assert "13900001111" not in repr(sticky_events(run))
+
+
+async def test_sticky_agent_disabled_never_asks() -> None:
+    history = History(AGENT)
+    run, request = await transfer(
+        {"queue": "consult", "sticky_agent": {"enabled": False}},
+        caller="13900001111",
+        resources={AGENT_HISTORY: history},
+    )
+    _, plain = await transfer({"queue": "consult"}, resources={AGENT_HISTORY: history})
+    assert history.asked == []
+    assert request.preferred_agent == "" == plain.preferred_agent
+    assert sticky_events(run) == []
+
+
+@pytest.mark.parametrize(
+    ("caller", "history", "skipped"),
+    [
+        ("13900001111", None, "no agent history"),
+        ("13900001111", History(None), "no previous agent"),
+        ("13900001111", History(AgentRef("x", "", NOW)), "no previous agent"),
+        ("", History(AGENT), "caller number unusable"),
+        ("anonymous", History(AGENT), "caller number unusable"),
+        ("12", History(AGENT), "caller number unusable"),
+        ("139 0000", History(AGENT), "caller number unusable"),
+        ("13900001111", History(error=ConnectionError("db down")), "history failed"),
+    ],
+)
+async def test_sticky_agent_skipped(caller: str, history: History | None, skipped: str) -> None:
+    resources = {AGENT_HISTORY: history} if history is not None else {}
+    run, request = await transfer(STICKY, caller=caller, resources=resources, at=NOW)
+    assert run.exit == "completed"  # the caller is queued as usual
+    assert request.preferred_agent == ""
+    [event] = sticky_events(run)
+    assert event["skipped"] == skipped
+    if caller:
+        assert caller not in repr(run.events)
+    if history is not None and skipped == "caller number unusable":
+        assert history.asked == []
+
+
+async def test_a_slow_history_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nodes.core.transfer_queue as module
+
+    class Slow:
+        async def last_agent(self, caller: str, *, since: datetime) -> AgentRef | None:
+            await asyncio.sleep(10)
+            return AGENT
+
+    monkeypatch.setattr(module, "HISTORY_TIMEOUT_S", 0.01)
+    run, request = await transfer(STICKY, caller="13900001111", resources={AGENT_HISTORY: Slow()})
+    assert request.preferred_agent == ""
+    assert sticky_events(run) == [
+        {"event": "sticky_agent", "skipped": "history failed", "error": "TimeoutError"}
+    ]
+
+
+@pytest.mark.parametrize("answers", [False, True])
+async def test_simulator_preferred_agent_option(answers: bool) -> None:
+    run = await run_node(
+        TransferQueue,
+        {**STICKY, "agent_variable": "agent"},
+        resources={AGENT_HISTORY: History(AGENT)},
+        caller="13900001111",
+        preferred_agent_answers=answers,
+    )
+    assert run.exit == "completed"
+    heard = run.heard[0]
+    assert heard.kind == "queue" and heard.data["preferred_agent"] == "PJSIP/8001"
+    assert heard.data["preferred_agent_answered"] is answers
+    assert run.vars["agent"] == ("Agent 8001" if answers else "sim-agent")
+    result = next(e for e in run.events if e["event"] == "queue_result")
+    if answers:
+        assert result == {
+            "event": "queue_result",
+            "status": "completed",
+            "agent": "Agent 8001",
+            "agent_interface": "PJSIP/8001",
+            "sticky": True,
+        }
+    else:
+        assert result == {"event": "queue_result", "status": "completed", "agent": "sim-agent"}
+
+
+async def test_simulator_without_a_preferred_agent_is_unchanged() -> None:
+    run = await run_node(TransferQueue, {"queue": "support"}, preferred_agent_answers=True)
+    assert run.heard[0].data == {"priority": 0, "caller_data": {}}
+    assert sticky_events(run) == []

@@ -395,12 +395,15 @@ async def test_queue_completed_with_agent(agi):
         ),
         ("GET VARIABLE QUEUESTATUS", ["200 result=1 (CONTINUE)"]),
         ("GET VARIABLE MEMBERNAME", ["200 result=1 (张三 8001)"]),
+        ("GET VARIABLE MEMBERINTERFACE", ["200 result=1 (PJSIP/8001)"]),
         ("GET VARIABLE QUEUEWAIT", ["200 result=1 (12)"]),
         ("GET VARIABLE ANSWEREDTIME", ["200 result=1 (95)"]),
     ]
     result = await talk(asterisk, script, channel.transfer_queue(request))
     assert result.status is QueueStatus.COMPLETED
     assert (result.agent, result.wait_s, result.talk_s) == ("张三 8001", 12.0, 95.0)
+    assert (result.agent_interface, result.sticky) == ("PJSIP/8001", False)
+    assert channel.connected_agent == result
     assert channel.log[0][:2] == ('STREAM FILE "ivrflow/zh-CN/transfer" ""', 200)
     assert channel.log[1][:2] == ("SET VARIABLE __IVR_ID_NO ***", 200)
     assert all(ms >= 0 for _, _, ms in channel.log)
@@ -470,6 +473,29 @@ async def test_hangup_during_exec_queue(agi):
     with pytest.raises(CallerHangup):
         await talk(asterisk, script, channel.transfer_queue(QueueRequest("support")))
     await asyncio.wait_for(channel.wait_hangup(), 1)
+    # after the call: was an agent connected? (a dead-channel read; none here)
+    settle = [("GET VARIABLE MEMBERINTERFACE", ["200 result=0"])]
+    assert await talk(asterisk, settle, channel.settle_agent()) is None
+
+
+async def test_caller_hanging_up_while_talking_to_the_agent_keeps_the_agent(agi):
+    channel, asterisk = agi
+    script = [
+        ("SET VARIABLE QUEUE_PRIO 0", ["200 result=1"]),
+        (
+            'EXEC Queue "support,cb(ivrflow-agent-predial^s^1),,,300,,ivrflow-agent-connect"',
+            ["200 result=-1", "HANGUP"],
+        ),
+    ]
+    with pytest.raises(CallerHangup):
+        await talk(asterisk, script, channel.transfer_queue(QueueRequest("support")))
+    settle = [
+        ("GET VARIABLE MEMBERINTERFACE", ["200 result=1 (PJSIP/8001)"]),
+        ("GET VARIABLE MEMBERNAME", ["200 result=1 (Agent 8001)"]),
+    ]
+    agent = await talk(asterisk, settle, channel.settle_agent())
+    assert agent is not None and agent == channel.connected_agent
+    assert (agent.agent, agent.agent_interface, agent.sticky) == ("Agent 8001", "PJSIP/8001", False)
 
 
 async def test_hangup_notice_before_exec_queue_reply(agi):
@@ -726,3 +752,130 @@ async def test_hangup_when_the_link_is_gone(agi):
     await channel.hangup()
     with pytest.raises(CallerHangup):
         await channel.collect([MENU], CollectSpec())
+
+
+# -- sticky agent ----------------------------------------------------------------------------
+
+STICKY_DIAL = 'EXEC Dial "PJSIP/8001,15,gb(ivrflow-agent-predial^s^1)U(ivrflow-agent-connect)"'
+DEVICE_STATE_8001 = 'GET FULL VARIABLE "${DEVICE_STATE(PJSIP/8001)}"'
+SUPPORT_QUEUE = 'EXEC Queue "support,cb(ivrflow-agent-predial^s^1),,,300,,ivrflow-agent-connect"'
+
+
+def sticky_request(**kw) -> QueueRequest:
+    kw.setdefault("preferred_agent", "PJSIP/8001")
+    kw.setdefault("preferred_agent_name", "Agent 8001")
+    return QueueRequest("support", caller_data={"caller": "13800138000"}, **kw)
+
+
+async def test_sticky_agent_free_is_dialled_before_the_queue_and_answers(agi):
+    channel, asterisk = agi
+    script = [
+        ('SET VARIABLE __IVR_CALLER "13800138000"', ["200 result=1"]),
+        ("SET VARIABLE QUEUE_PRIO 0", ["200 result=1"]),
+        (DEVICE_STATE_8001, ["200 result=1 (NOT_INUSE)"]),
+        (STICKY_DIAL, ["200 result=0"]),
+        ("GET VARIABLE DIALSTATUS", ["200 result=1 (ANSWER)"]),
+        ("GET VARIABLE ANSWEREDTIME", ["200 result=1 (95)"]),
+        ("GET VARIABLE DIALEDTIME", ["200 result=1 (101)"]),
+    ]
+    result = await talk(asterisk, script, channel.transfer_queue(sticky_request()))
+    assert result.status is QueueStatus.COMPLETED
+    assert (result.agent, result.agent_interface, result.sticky) == (
+        "Agent 8001",
+        "PJSIP/8001",
+        True,
+    )
+    assert (result.wait_s, result.talk_s) == (6.0, 95.0)
+    assert channel.connected_agent == result
+    assert await talk(asterisk, [], channel.settle_agent()) == result  # nothing left to ask
+
+
+@pytest.mark.parametrize("state", ["INUSE", "BUSY", "RINGING", "UNAVAILABLE", "INVALID", ""])
+async def test_sticky_agent_not_free_goes_straight_to_the_queue(agi, state):
+    channel, asterisk = agi
+    script = [
+        ('SET VARIABLE __IVR_CALLER "13800138000"', ["200 result=1"]),
+        ("SET VARIABLE QUEUE_PRIO 0", ["200 result=1"]),
+        (DEVICE_STATE_8001, [f"200 result=1 ({state})"]),
+        (SUPPORT_QUEUE, ["200 result=0"]),
+        ("GET VARIABLE QUEUESTATUS", ["200 result=1 (TIMEOUT)"]),
+    ]
+    result = await talk(asterisk, script, channel.transfer_queue(sticky_request()))
+    assert result.status is QueueStatus.TIMEOUT and not result.sticky
+
+
+@pytest.mark.parametrize("dialstatus", ["NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION"])
+async def test_sticky_agent_not_answering_falls_through_to_the_queue(agi, dialstatus):
+    channel, asterisk = agi
+    script = [
+        ('SET VARIABLE __IVR_CALLER "13800138000"', ["200 result=1"]),
+        ("SET VARIABLE QUEUE_PRIO 0", ["200 result=1"]),
+        (DEVICE_STATE_8001, ["200 result=1 (NOT_INUSE)"]),
+        (STICKY_DIAL, ["200 result=0"]),
+        ("GET VARIABLE DIALSTATUS", [f"200 result=1 ({dialstatus})"]),
+        (SUPPORT_QUEUE, ["200 result=0"]),
+        ("GET VARIABLE QUEUESTATUS", ["200 result=1 (CONTINUE)"]),
+        ("GET VARIABLE MEMBERNAME", ["200 result=1 (Agent 8002)"]),
+        ("GET VARIABLE MEMBERINTERFACE", ["200 result=1 (PJSIP/8002)"]),
+        ("GET VARIABLE QUEUEWAIT", ["200 result=1 (30)"]),
+        ("GET VARIABLE ANSWEREDTIME", ["200 result=1 (60)"]),
+    ]
+    result = await talk(asterisk, script, channel.transfer_queue(sticky_request()))
+    assert (result.status, result.agent_interface, result.sticky) == (
+        QueueStatus.COMPLETED,
+        "PJSIP/8002",
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    "interface",
+    [
+        "PJSIP/8001&PJSIP/9999",
+        "PJSIP/8001,60,D(1)",
+        "PJSIP/${SHELL(id)}",
+        'PJSIP/8001"',
+        "PJSIP/8001\nEXEC System x",
+        "DAHDI/g1/13800138000",
+        "8001",
+        "PJSIP/",
+        "PJSIP/" + "9" * 65,
+    ],
+)
+async def test_a_hostile_sticky_interface_is_refused_and_the_call_queued(agi, interface):
+    channel, asterisk = agi
+    script = [
+        ('SET VARIABLE __IVR_CALLER "13800138000"', ["200 result=1"]),
+        ("SET VARIABLE QUEUE_PRIO 0", ["200 result=1"]),
+        (SUPPORT_QUEUE, ["200 result=0"]),  # no DEVICE_STATE, no Dial
+        ("GET VARIABLE QUEUESTATUS", ["200 result=1 (TIMEOUT)"]),
+    ]
+    request = sticky_request(preferred_agent=interface)
+    result = await talk(asterisk, script, channel.transfer_queue(request))
+    assert result.status is QueueStatus.TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("dial_reply", "dialstatus", "talked"),
+    [
+        (["200 result=-1", "HANGUP"], "CANCEL", False),  # hung up while the agent rang
+        (["200 result=-1", "HANGUP"], "ANSWER", True),  # hung up while talking to the agent
+    ],
+)
+async def test_caller_hangup_during_the_sticky_dial(agi, dial_reply, dialstatus, talked):
+    channel, asterisk = agi
+    script = [
+        ('SET VARIABLE __IVR_CALLER "13800138000"', ["200 result=1"]),
+        ("SET VARIABLE QUEUE_PRIO 0", ["200 result=1"]),
+        (DEVICE_STATE_8001, ["200 result=1 (NOT_INUSE)"]),
+        (STICKY_DIAL, dial_reply),
+    ]
+    with pytest.raises(CallerHangup):
+        await talk(asterisk, script, channel.transfer_queue(sticky_request()))
+    await asyncio.wait_for(channel.wait_hangup(), 1)
+    settle = [("GET VARIABLE DIALSTATUS", [f"200 result=1 ({dialstatus})"])]
+    agent = await talk(asterisk, settle, channel.settle_agent())
+    if talked:
+        assert agent is not None and (agent.agent_interface, agent.sticky) == ("PJSIP/8001", True)
+    else:
+        assert agent is None
