@@ -258,6 +258,10 @@ class Call(Protocol):
     def is_secret(self, name: str) -> bool:
         """Whether variable ``name`` is secret (declared so, or marked during the call)."""
 
+    @property
+    def node_id(self) -> str:
+        """The id of the node now running (for records a node writes, e.g. an SMS's origin)."""
+
     def now(self) -> datetime:
         """The current time, time-zone aware, in the flow's time zone (frozen in simulations)."""
 

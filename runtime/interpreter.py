@@ -186,6 +186,11 @@ class FlowCall:
         return self._flow
 
     @property
+    def node_id(self) -> str:
+        step = self._state.step
+        return step.node if step is not None else ""
+
+    @property
     def resources(self) -> Mapping[str, Any]:
         return self._interpreter.resources
 

@@ -337,6 +337,8 @@ async def test_branch_5_book_an_appointment_with_sms_confirmation(plugins):
     assert said(trace)[-1] == "".join("零一二三四五六七八九"[int(c)] for c in booking.code)
     [(template, text, status)] = sms(plugins)
     assert template == "appt_booked" and status == "sent"  # the development log sink
+    [record] = plugins.resources["sms"].messages()
+    assert (record["flow"], record["node"]) == ("12329-appointment", "sms_booked")
     assert booking.code in text and "2026-10-10 09:00-10:30" in text
     assert "市中心服务大厅" in text
 

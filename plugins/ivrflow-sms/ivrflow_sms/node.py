@@ -191,7 +191,7 @@ class SmsSend(Node):
             params=params,
             call_id=call.call_id or "",
             flow=str(getattr(flow, "id", "") or ""),
-            node=str(getattr(call, "node_id", "") or ""),
+            node=call.node_id,
             max_attempts=config["max_attempts"],
         )
         try:
