@@ -11,7 +11,11 @@ for 30 s). Measured per call, from the lookup's start to:
 The first calls wait for the timeout (goal ≤ 3.5 s) and open the breaker; the calls after that
 fail at once (goal ≤ 50 ms).
 
-    .venv/bin/python plugins/ivrflow-fund/bench_fund.py [--open-calls 200]
+Second, appointments with a slow fund system (each request answered after ``--latency-ms``):
+the silence from ``fund.appointment_dates`` starting to the caller hearing the first date —
+the node (a batch of days asked concurrently) beside asking the same days one after another.
+
+    .venv/bin/python plugins/ivrflow-fund/bench_fund.py [--open-calls 200] [--latency-ms 100]
 """
 
 from __future__ import annotations
@@ -132,8 +136,73 @@ async def main(open_calls: int) -> None:
     )
 
 
+async def dates_silence(latency_ms: float, runs: int = 5) -> None:
+    """The node's run (days looked up, read out, key 1 — playing takes no time in the
+    simulator, so this is the lookup) vs the same days asked in turn."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from aiohttp import web
+    from ivrflow_fund.appointment import FundAppointmentDates
+    from ivrflow_fund.prompts import PROMPTS
+
+    from runtime.testing import run_node
+
+    async def slots(request: web.Request) -> web.Response:
+        await asyncio.sleep(latency_ms / 1000)
+        slot = {"id": "0900", "start": "09:00", "end": "10:30", "capacity": 5, "remaining": 5}
+        return web.json_response({"slots": [slot]})
+
+    app = web.Application()
+    app.router.add_get("/api/appointments/slots", slots)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/api"  # type: ignore[union-attr]
+    at = datetime(2026, 10, 12, 10, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Monday
+    choice = {"appt_service": "withdrawal", "appt_branch": "B01"}
+    node_ms: list[float] = []
+    serial_ms: list[float] = []
+    try:
+        backend = HttpFundBackend(url)
+        for _ in range(runs):
+            started = time.perf_counter()
+            run = await run_node(
+                FundAppointmentDates,
+                {},
+                keys="1",
+                vars=choice,
+                at=at,
+                resources={"fund": backend},
+                prompts=PROMPTS,
+            )
+            assert run.exit == "ok", run.exit
+            node_ms.append((time.perf_counter() - started) * 1000)
+            # the same five working days, asked one after another
+            started = time.perf_counter()
+            day, asked = at.date() + timedelta(days=1), 0
+            while asked < 5:
+                if day.weekday() < 5:
+                    await backend.appointment_slots("B01", day, "withdrawal")
+                    asked += 1
+                day += timedelta(days=1)
+            serial_ms.append((time.perf_counter() - started) * 1000)
+    finally:
+        await runner.cleanup()
+    print()
+    print(f"appointment dates, fund system answering each request after {latency_ms:.0f} ms")
+    print(f"{'':26}{'node (5 days at once)':52}5 days one after another")
+    print(f"{'until the dates are read':26}{summary(node_ms):52}{summary(serial_ms)}")
+    ratio = statistics.median(node_ms) / statistics.median(serial_ms)
+    print(f"ratio node / one after another: {ratio:.2f}")
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="  log: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--open-calls", type=int, default=200)
-    asyncio.run(main(parser.parse_args().open_calls))
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    args = parser.parse_args()
+    asyncio.run(main(args.open_calls))
+    asyncio.run(dates_silence(args.latency_ms))
