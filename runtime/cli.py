@@ -112,6 +112,17 @@ def _report_registry(registry: Registry, lang: str, quiet: bool) -> None:
         sys.stderr.write(f"ivrflow: {msg}\n")
 
 
+def _logging(level: str) -> None:
+    """The services' log format; alembic's step-by-step migration messages (every revision's
+    docstring) only at DEBUG."""
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if level.upper() != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def _plugins(engine: Any, lang: str = "zh") -> Plugins:
     """Set up the installed plugins (``ivrflow.plugins``) on ``engine`` (None: no database),
     reporting the ones that fail on stderr."""
@@ -300,10 +311,7 @@ def cmd_runtime(args: argparse.Namespace) -> int:
     from runtime.service import RuntimeService, tune_process
     from runtime.store.db import database_url, make_engine
 
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _logging(args.log_level)
     host, port = args.listen
     ami = None
     if args.ami:
@@ -551,10 +559,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from runtime.service import RuntimeService
     from runtime.store.db import database_url, make_engine
 
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _logging(args.log_level)
     if args.workers > 1 and not args.no_runtime:
         sys.stderr.write(
             "ivrflow serve: --workers needs --no-runtime (run `ivrflow runtime` beside it)\n"
