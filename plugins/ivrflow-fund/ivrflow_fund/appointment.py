@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any, ClassVar
@@ -37,6 +38,7 @@ from ivrflow_fund.backend import (
     AlreadyBooked,
     Booking,
     FundBackend,
+    FundError,
     FundNotFound,
     FundUnavailable,
     Slot,
@@ -612,14 +614,32 @@ class FundAppointmentBook(Node):
             "date": day.isoformat(),
             "slot": period,
         }
+        request_id = uuid.uuid4().hex
         try:
             with _call_time(call):
                 booking = await backend.book(
-                    phone, service, branch, day, period, call_id=call.call_id, person_id=person_id
+                    phone,
+                    service,
+                    branch,
+                    day,
+                    period,
+                    call_id=call.call_id,
+                    person_id=person_id,
+                    request_id=request_id,
                 )
         except FundUnavailable as exc:
-            call.note(event, result="unavailable", why=exc.reason, **where)
-            return "unavailable"
+            # A timeout or a 5xx may come after the fund system booked: look before telling
+            # the caller it failed (a booking they were not told of would hold a place and
+            # block their next try as a duplicate).
+            landed = None
+            if exc.reason in AMBIGUOUS:
+                with _call_time(call):
+                    landed = await _booked_meanwhile(backend, phone, (service, branch, day, period))
+            if landed is None:
+                call.note(event, result="unavailable", why=exc.reason, **where)
+                return "unavailable"
+            booking = landed
+            call.note(event, confirmed_after=exc.reason, booking=booking.booking_id)
         except SlotFull:
             call.note(event, result="taken", **where)
             return "taken"
@@ -633,6 +653,25 @@ class FundAppointmentBook(Node):
         _set_booking(call, config, booking, BOOKED_OUT)
         call.note(event, result="booked", booking=booking.booking_id, **where)
         return "booked"
+
+
+AMBIGUOUS = frozenset({"timeout", "http_5xx", "invalid_response"})
+"""Failures after which a booking may exist all the same (the request reached the system)."""
+
+
+async def _booked_meanwhile(
+    backend: FundBackend, phone: str, wanted: tuple[str, str, date, str]
+) -> Booking | None:
+    """The booking (``wanted``: service, branch, day, slot) a failed request made after all,
+    if the fund system can say (one look-up; its own failure means "don't know": None)."""
+    try:
+        held = await backend.bookings(phone, from_day=wanted[2])
+    except FundError:
+        return None
+    for booking in held:
+        if (booking.service, booking.branch_id, booking.day, booking.period) == wanted:
+            return booking
+    return None
 
 
 # -- 4. look-up and 5. cancel ------------------------------------------------------------------

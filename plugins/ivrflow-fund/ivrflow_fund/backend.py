@@ -227,11 +227,13 @@ class FundBackend(Protocol):
         *,
         call_id: str = "",
         person_id: str = "",
+        request_id: str = "",
     ) -> Booking:
         """Take a place: :class:`SlotFull` when none is left (or the slot cannot be booked),
         :class:`AlreadyBooked` when the phone holds an upcoming booking for the service,
         :class:`FundNotFound` for an unknown branch. Never more bookings than places, however
-        many callers book at once."""
+        many callers book at once. ``request_id`` names this attempt (unique per booking
+        attempt): a system that sees it twice may answer with the first booking."""
 
     async def bookings(self, phone: str, *, from_day: date) -> list[Booking]:
         """The phone's active bookings on ``from_day`` or later, earliest first."""

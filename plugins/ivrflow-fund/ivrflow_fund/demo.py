@@ -601,6 +601,7 @@ class DemoFundBackend:
         *,
         call_id: str = "",
         person_id: str = "",
+        request_id: str = "",
     ) -> Booking:
         _check_service(service)
         for _ in range(5):

@@ -64,6 +64,7 @@ class DryRunFund:
         *,
         call_id: str = "",
         person_id: str = "",
+        request_id: str = "",
     ) -> Booking:
         for held in await self.bookings(phone, from_day=_today()):
             if held.service == service:

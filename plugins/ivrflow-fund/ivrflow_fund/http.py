@@ -32,7 +32,8 @@ The API (JSON bodies; amounts in yuan as numbers or decimal strings, dates ``YYY
                                           (``start``/``end`` ``HH:MM``; ``[]`` closed); 404
                                           unknown branch
 ``POST /appointments``                    ``{"phone", "service", "branch", "date", "slot",
-                                          "call_id", "person_id"}`` → 201 (or 200) a
+                                          "call_id", "person_id", "request_id"}`` → 201
+                                          (or 200: a ``request_id`` seen before) a
                                           *booking*; 409 ``{"error": "slot_full"}`` (no place
                                           left, or not bookable) or ``{"error":
                                           "already_booked", "booking": {…}}``; 404 unknown
@@ -343,6 +344,7 @@ class HttpFundBackend:
         *,
         call_id: str = "",
         person_id: str = "",
+        request_id: str = "",
     ) -> Booking:
         path = "/appointments"
         body = {
@@ -353,6 +355,7 @@ class HttpFundBackend:
             "slot": period,
             "call_id": call_id,
             "person_id": person_id,
+            "request_id": request_id,
         }
         status, data = await self._request(
             "POST", path, body=body, expected=frozenset({200, 201, 404, 409})

@@ -120,7 +120,9 @@ def fill_slot(engine):
 @dataclass
 class FaultyFundSystem:
     """``fault``: None (answers), ``"5xx"``, ``"hang"`` (headers never come), ``"invalid"``
-    (not JSON), ``"slow_body"`` (headers, then the body never ends), ``"bad_shape"``."""
+    (not JSON), ``"slow_body"`` (headers, then the body never ends), ``"bad_shape"``;
+    ``"book_then_hang"`` / ``"book_then_5xx"``: a booking is made, but its reply never comes /
+    is a 503 (other requests are answered)."""
 
     fault: str | None = None
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
@@ -139,6 +141,14 @@ class FaultyFundSystem:
         body = await request.json() if request.can_read_body else None
         self.requests.append((request.method, request.path_qs, body))
         self.headers.append(dict(request.headers))
+        if self.fault in ("book_then_hang", "book_then_5xx"):
+            if (request.method, request.path) != ("POST", "/api/appointments"):
+                return self.answer(request.method, request.path, body, request.query)
+            self.answer(request.method, request.path, body, request.query)  # it is booked…
+            if self.fault == "book_then_5xx":
+                return web.json_response({"error": "gateway"}, status=503)
+            await self._wait()  # …and the reply never comes
+            return web.json_response({})
         if self.fault == "5xx":
             return web.json_response({"error": "maintenance"}, status=503)
         if self.fault == "hang":

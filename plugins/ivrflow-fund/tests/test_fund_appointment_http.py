@@ -43,7 +43,14 @@ async def test_slots_book_look_up_cancel_on_the_wire(fund_server):
     assert await backend.appointment_slots("B01", date(2026, 10, 1), "withdrawal") == []
 
     booking = await backend.book(
-        PHONE, "loan_application", "B01", TUESDAY, "1030", call_id="c-1", person_id="P-0001"
+        PHONE,
+        "loan_application",
+        "B01",
+        TUESDAY,
+        "1030",
+        call_id="c-1",
+        person_id="P-0001",
+        request_id="r-1",
     )
     assert system.requests[-1] == (
         "POST",
@@ -56,6 +63,7 @@ async def test_slots_book_look_up_cancel_on_the_wire(fund_server):
             "slot": "1030",
             "call_id": "c-1",
             "person_id": "P-0001",
+            "request_id": "r-1",
         },
     )
     assert (booking.booking_id, booking.code, booking.status) == ("H0001", "700000", "booked")

@@ -489,8 +489,9 @@ async def test_the_fund_system_failing_is_unavailable(fund_server, appt_now, nod
     assert run.events[-1]["why"] in ("http_5xx", "invalid_response", "timeout")
     asked = [path for _, path, _ in system.requests]
     assert len(set(asked)) == len(asked)  # at once: no retry
-    # the date node asks for one batch of days concurrently (max_options: 5), the others once
-    assert len(asked) == (5 if node is FundAppointmentDates else 1)
+    # the date node asks for one batch of days concurrently (max_options: 5); the book node
+    # looks once whether its failed request booked after all; the others ask once
+    assert len(asked) == {FundAppointmentDates: 5, FundAppointmentBook: 2}.get(node, 1)
     assert run.heard == []
 
 
@@ -665,3 +666,37 @@ def test_default_prompts_exist_in_both_languages():
     assert used <= set(APPOINTMENT_PROMPTS) and used <= set(PROMPTS)
     for prompt in APPOINTMENT_PROMPTS.values():
         assert prompt["text"]["zh-CN"] and prompt["text"]["en-US"]
+
+
+# -- a booking whose reply is lost ------------------------------------------------------------
+
+BOOK_INPUTS = {**CHOICE, "appt_date": "2026-10-08", "appt_slot": "0900"}
+
+
+@pytest.mark.parametrize("fault", ["book_then_hang", "book_then_5xx"])
+async def test_a_booking_made_but_its_reply_lost_is_confirmed_by_a_look_up(
+    fund_server, appt_now, fault
+):
+    """The fund system booked, but the reply timed out or was a 5xx: before telling the
+    caller it failed, the node looks — the booking is there, so the caller hears its code."""
+    url, system = fund_server
+    system.fault = fault
+    backend = HttpFundBackend(url, timeout_s=0.3)
+    run = await _run(FundAppointmentBook, appt_now, backend, vars=BOOK_INPUTS)
+    assert run.exit == "booked"
+    [booked] = system.appointments.values()
+    assert run.vars["appt_booking"] == booked["id"] and run.vars["appt_code"] == booked["code"]
+    note = next(e for e in run.events if "confirmed_after" in e)
+    assert note["confirmed_after"] in ("timeout", "http_5xx")
+    posted = [body for method, _, body in system.requests if method == "POST"]
+    assert len(posted) == 1 and len(posted[0]["request_id"]) == 32  # sent once, named
+    assert [m for m, _, _ in system.requests] == ["POST", "GET"]
+
+
+async def test_a_failed_booking_that_did_not_land_is_unavailable(fund_server, appt_now):
+    url, system = fund_server
+    system.fault = "5xx"  # nothing is booked, and the look-up fails too
+    backend = HttpFundBackend(url, timeout_s=0.3)
+    run = await _run(FundAppointmentBook, appt_now, backend, vars=BOOK_INPUTS)
+    assert run.exit == "unavailable" and system.appointments == {}
+    assert [m for m, _, _ in system.requests] == ["POST", "GET"]
