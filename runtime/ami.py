@@ -43,7 +43,7 @@ Least-privilege AMI user (see ``examples/asterisk/manager.conf``)::
     deny = 0.0.0.0/0.0.0.0
     permit = 127.0.0.1/255.255.255.255   ; the runtime host only
     read = call,agent                    ; Hangup*/OriginateResponse (call), queue events (agent)
-    write = originate                    ; Originate; Ping/Login/Logoff need no class
+    write = originate                    ; Originate; Ping/Login/Logoff/QueueStatus need no class
 
 No ``dtmf`` read class (DTMF events would carry PINs), no ``system``/``command``/``config``.
 :meth:`AmiClient.play_dtmf` needs ``write = call`` (Asterisk registers ``PlayDTMF`` under the
@@ -620,6 +620,7 @@ class AmiClient:
         self.stats = AmiStats()
         self.asterisk_version: str | None = None
         self._subs: list[_Subscription] = []
+        self._login_hooks: list[Callable[[], Any]] = []
         self._manager: _Manager | None = None
         self._protocol: _Protocol | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -664,6 +665,15 @@ class AmiClient:
         if self._supervisor is not None:
             sub.start()
         return handler
+
+    def on_login(self, hook: Callable[[], Any]) -> Callable[[], Any]:
+        """Call ``hook()`` (a plain function; it must be quick and must not block) after each
+        successful login — the first and every reconnect — e.g. to fetch state whose events
+        were missed while the connection was down. Its exception is logged, never raised."""
+        if _is_async_callable(hook):
+            raise TypeError("login hooks are plain functions (start a task from them if needed)")
+        self._login_hooks.append(hook)
+        return hook
 
     async def off(self, handler: Handler) -> None:
         """Stop delivering events to ``handler`` (events already queued for it are dropped)."""
@@ -827,6 +837,11 @@ class AmiClient:
             self.username,
             protocol.version or "?",
         )
+        for hook in list(self._login_hooks):
+            try:
+                hook()
+            except Exception:
+                log.exception("AMI login hook %r failed", hook)
 
     async def _serve(self) -> None:
         """Run the keep-alive until the connection is gone."""

@@ -136,6 +136,10 @@ class QueueResult:
     """The answering agent's device interface, e.g. ``PJSIP/8001`` (for sticky routing)."""
     sticky: bool = False
     """Answered by the preferred agent, rung directly before the queue (not by the queue)."""
+    sticky_skipped: str = ""
+    """Why a preferred agent was not connected directly (empty if none was asked for or they
+    answered): ``refused`` (not a device interface), ``not_member`` / ``paused`` (the queue's
+    member state, from AMI), ``not_free`` (device state not ``NOT_INUSE``), ``not_answered``."""
 
 
 class DialStatus(enum.StrEnum):

@@ -318,6 +318,8 @@ class FlowCall:
             extra["agent_interface"] = result.agent_interface
         if result.sticky:
             extra["sticky"] = True
+        if result.sticky_skipped:
+            extra["sticky_skipped"] = result.sticky_skipped
         self.note("queue_result", status=str(result.status), agent=result.agent, **extra)
         return result
 

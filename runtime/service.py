@@ -35,6 +35,7 @@ from runtime.clock import Clock, SystemClock
 from runtime.flow import Flow
 from runtime.history import AGENT_HISTORY
 from runtime.interpreter import Interpreter
+from runtime.queue_members import QueueMemberView
 from runtime.store.history import CallRecordHistory
 from runtime.store.models import CallRecord, QueueLeg
 from runtime.store.publishing import FlowVersionInfo, PinnedLibrary, entry_version
@@ -125,9 +126,14 @@ class RuntimeService:
         self._entries: dict[str, tuple[float, FlowVersionInfo | None]] = {}
         self.ami = ami
         self.queue_tracker: QueueTracker | None = None
+        self.queue_members: QueueMemberView | None = None
+        """Queue membership and pauses from AMI: the sticky-agent dial skips an agent who is
+        paused or not a member of the target queue (only while AMI is connected and synced)."""
         if ami is not None:
             self.queue_tracker = QueueTracker(self._queue_leg)
             self.queue_tracker.attach(ami)
+            self.queue_members = QueueMemberView()
+            self.queue_members.attach(ami)
         self.calls_started = 0
         self.calls_finished = 0
 
@@ -139,6 +145,8 @@ class RuntimeService:
         self.records.start()
         if self.ami is not None and self.queue_tracker is not None:
             await self.queue_tracker.start()
+            if self.queue_members is not None:
+                await self.queue_members.start()
             # the runtime serves calls even while AMI is unreachable; it keeps retrying
             await self.ami.start(require_connection=False)
         await self.server.start()
@@ -152,6 +160,8 @@ class RuntimeService:
             await asyncio.gather(*pending, return_exceptions=True)
         if self.queue_tracker is not None:
             await self.queue_tracker.close()
+        if self.queue_members is not None:
+            await self.queue_members.close()
         if self.ami is not None:
             await self.ami.close()
         await self.records.close()
@@ -302,6 +312,7 @@ class RuntimeService:
             speech=self.speech,
             dial_template=self.dial_template,
             queue_observer=self._queue_result if self.queue_tracker else None,
+            queue_members=self.queue_members,
         )
         interpreter = Interpreter(library=library, resources=self.resources, clock=self.clock)
         trace = Trace()

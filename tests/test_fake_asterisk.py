@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from support.fake_asterisk import (
     GARBLED_EVENTS,
     PARTIAL_EVENT,
+    AmiQueueMember,
     AmiUser,
     CallResult,
     DialOutcome,
@@ -1277,6 +1278,77 @@ async def test_ami_queue_status_and_summary() -> None:
         summary = await c.message()
         assert summary["Event"] == "QueueSummary" and summary["LoggedIn"] == "1"
         assert (await c.message())["ListItems"] == "1"
+
+
+async def test_ami_queue_member_status_item_and_member_filter() -> None:
+    queues = {
+        "consult": [
+            AmiQueueMember("Agent 8001", "PJSIP/8001", login_time=1700000000),
+            AmiQueueMember(
+                "Agent 8002", "PJSIP/8002", paused=True, paused_reason="lunch", login_time=1
+            ),
+        ]
+    }
+    async with ami_server(queues=queues) as ami, ami_client(ami) as c:
+        await c.login(Events="off")
+        await c.send(("Action", "QueueStatus"), ("Queue", "CONSULT"), ("Member", "PJSIP/8002"))
+        assert (await c.message())["EventList"] == "start"
+        assert (await c.message())["Event"] == "QueueParams"  # queue names: strcasecmp
+        # manager_queues_status(): Name/Location (not MemberName/Interface), no Ringinuse
+        assert await c.raw_message() == (
+            b"Event: QueueMember\r\nQueue: consult\r\nName: Agent 8002\r\n"
+            b"Location: PJSIP/8002\r\nStateInterface: PJSIP/8002\r\nMembership: static\r\n"
+            b"Penalty: 0\r\nCallsTaken: 0\r\nLastCall: 0\r\nLastPause: 0\r\n"
+            b"LoginTime: 1\r\nInCall: 0\r\nStatus: 1\r\nPaused: 1\r\n"
+            b"PausedReason: lunch\r\nWrapuptime: 0\r\n\r\n"
+        )
+        assert (await c.message())["ListItems"] == "2"
+        await c.send(("Action", "QueueSummary"))
+        await c.message()
+        summary = await c.message()
+        assert (summary["LoggedIn"], summary["Available"]) == ("2", "1")  # paused: not available
+
+
+async def test_ami_queue_member_events_as_app_queue_sends_them() -> None:
+    queues = {"consult": [("Agent 8001", "PJSIP/8001")], "complaints": [("A1", "PJSIP/8001")]}
+    async with ami_server(queues=queues) as ami, ami_client(ami) as c:
+        await c.login(Events="off")
+        await c.send(("Action", "Events"), ("EventMask", "agent"))
+        await c.message()
+        # PauseQueueMember without a queue: one QueueMemberPause per queue
+        assert await ami.pause_member("pjsip/8001", reason="break") == 2
+        pause = await c.raw_message()
+        assert pause.startswith(
+            b"Event: QueueMemberPause\r\nPrivilege: agent,all\r\nQueue: consult\r\n"
+            b"MemberName: Agent 8001\r\nInterface: PJSIP/8001\r\n"
+            b"StateInterface: PJSIP/8001\r\nMembership: static\r\n"
+        )
+        assert b"\r\nPaused: 1\r\nPausedReason: break\r\nRinginuse: 1\r\n" in pause
+        assert pause.endswith(b"Wrapuptime: 0\r\n\r\n")
+        assert (await c.message())["Queue"] == "complaints"
+        assert ami.find_member("consult", "PJSIP/8001").paused
+        assert await ami.add_member("consult", "PJSIP/8002", "Agent 8002")
+        added = await c.message()
+        assert (added["Event"], added["Membership"], added["Paused"]) == (
+            "QueueMemberAdded",
+            "dynamic",
+            "0",
+        )
+        assert not await ami.add_member("consult", "PJSIP/8002")  # already a member
+        assert not await ami.add_member("nosuch", "PJSIP/8002")
+        assert await ami.set_member_status("PJSIP/8002", 2, in_call=True) == 1
+        status = await c.message()
+        assert (status["Event"], status["Status"], status["InCall"]) == (
+            "QueueMemberStatus",
+            "2",
+            "1",
+        )
+        assert await ami.set_member_status("PJSIP/8002", 2) == 0  # no change, no event
+        assert await ami.remove_member("consult", "PJSIP/8002")
+        removed = await c.message()
+        assert (removed["Event"], removed["Interface"]) == ("QueueMemberRemoved", "PJSIP/8002")
+        assert ami.find_member("consult", "PJSIP/8002") is None
+        assert not await ami.remove_member("consult", "PJSIP/8002")
 
 
 # ------------------------------------------------------------------------------------------

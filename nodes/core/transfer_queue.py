@@ -14,6 +14,9 @@ Sticky agent (``sticky_agent.enabled``): a caller whom an agent served within th
 the agent is free, else (busy, no answer, offline) queued as usual. The agent comes from the
 ``ivrflow.agent_history`` resource (the runtime's call records); without it, or for a caller
 without a usable number, the node queues as usual. The caller's number never enters the trace.
+With AMI, the runtime also skips an agent who is paused in the queue or not a member of it
+(``sticky_skipped`` in the ``queue_result`` trace event); without AMI, or while AMI is down,
+only the device state decides (see examples/asterisk/README.md, "Sticky agent").
 
 Exits: ``completed`` (an agent took the call and has finished; the caller is still on the line,
 e.g. for a satisfaction survey), ``timeout`` (waited too long: offer voicemail or a callback),
@@ -168,8 +171,10 @@ class TransferQueue(Node):
                 "type": "object",
                 "title": "熟客坐席优先 / Sticky agent",
                 "description": "来电者近期由某坐席服务过时，先直接振铃该坐席（空闲时），"
-                "未接再正常排队。 If an agent served this caller recently, ring that agent "
-                "first (when free), then queue as usual.",
+                "未接再正常排队。连接 AMI 时，跳过已暂停或不属于该队列的坐席。 "
+                "If an agent served this caller recently, ring that agent first (when free), "
+                "then queue as usual. With AMI, an agent who is paused or not a member of "
+                "this queue is skipped.",
                 "additionalProperties": False,
                 "properties": {
                     "enabled": {

@@ -14,11 +14,13 @@ arguments.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from runtime.agi.protocol import (
     AgiCommandError,
@@ -46,6 +48,9 @@ from runtime.call import (
     VoicemailResult,
     VoicemailStatus,
 )
+
+if TYPE_CHECKING:
+    from runtime.queue_members import MemberView
 
 __all__ = ["AgiChannel", "default_sound"]
 
@@ -148,7 +153,11 @@ class AgiChannel:
         log_size: int = 500,
         queue_observer: QueueObserver | None = None,
         speech: Speech | None = None,
+        queue_members: MemberView | None = None,
     ) -> None:
+        """``queue_members``: who is a member of which queue and who is paused, as AMI
+        reports it (:class:`runtime.queue_members.QueueMemberView`); the sticky-agent dial
+        skips an agent it knows to be paused or not a member of the target queue."""
         if "," in dial_template or "{number}" not in dial_template:
             raise ValueError("dial_template must contain {number} and no comma")
         dial_template.format(number="0")
@@ -172,6 +181,7 @@ class AgiChannel:
         self.min_record_s = min_record_s
         self.queue_observer = queue_observer
         self.speech = speech
+        self.queue_members = queue_members
         self.missing_prompts: list[str] = []
         self._log: deque[tuple[tuple[object, ...], int, float]] = deque(maxlen=log_size)
         self.hung_up_by_flow = False
@@ -181,6 +191,7 @@ class AgiChannel:
         self._transfer: tuple[str, str, str] | None = None
         """("queue"|"dial", agent name, interface) while a transfer runs."""
         self._recordings = 0
+        self._sticky_skipped = ""
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -332,6 +343,13 @@ class AgiChannel:
             log.exception("call %s: queue observer failed", self.call_id)
 
     async def transfer_queue(self, request: QueueRequest) -> QueueResult:
+        self._sticky_skipped = ""
+        result = await self._transfer_queue(request)
+        if self._sticky_skipped and not result.sticky:
+            result = dataclasses.replace(result, sticky_skipped=self._sticky_skipped)
+        return result
+
+    async def _transfer_queue(self, request: QueueRequest) -> QueueResult:
         self._check()
         if not _QUEUE.fullmatch(request.queue):
             log.warning("call %s: refused queue name %r", self.call_id, request.queue)
@@ -433,22 +451,50 @@ class AgiChannel:
         return self.connected_agent
 
     async def _ring_preferred(self, request: QueueRequest) -> QueueResult | None:
-        """Sticky agent: ring the agent who served this caller before, directly, when their
-        device is free (``DEVICE_STATE`` = ``NOT_INUSE``). The completed result when they
-        answered; None to queue as usual (busy, no answer, unavailable, refused interface)."""
+        """Sticky agent: ring the agent who served this caller before, directly, when they
+        may take the call and their device is free. The completed result when they answered;
+        None to queue as usual (``_sticky_skipped`` says why).
+
+        1. The interface must look like a device (``PJSIP/…``, ``Local/…@…``): else ``refused``.
+        2. When the AMI member view knows the target queue (AMI connected, ``QueueStatus``
+           taken on this connection): an agent who is not a member of it (``not_member``) or
+           is paused in it (``paused``) is not rung — and ``DEVICE_STATE`` is not even asked.
+           When the view does not know (no AMI, AMI down, queue not listed), only the device
+           state decides, as without AMI.
+        3. ``DEVICE_STATE(interface)`` must be ``NOT_INUSE`` (else ``not_free``).
+        4. ``Dial`` for ``ring_s``; anything but ``ANSWER`` → ``not_answered``."""
         self._check()
         interface = request.preferred_agent
         if not isinstance(interface, str) or not _AGENT_INTERFACE.fullmatch(interface):
             log.warning("call %s: refused sticky agent interface %r", self.call_id, interface)
+            self._sticky_skipped = "refused"
+            return None
+        verdict = "unknown"
+        if self.queue_members is not None:
+            try:
+                verdict = self.queue_members.check(request.queue, interface)
+            except Exception:  # the view is an optimisation: never fail the call on it
+                log.exception("call %s: queue member view failed", self.call_id)
+        if verdict in ("not_member", "paused"):
+            log.info(
+                "call %s: sticky agent %s not rung: %s in queue %s",
+                self.call_id,
+                interface,
+                verdict.replace("_", " "),
+                request.queue,
+            )
+            self._sticky_skipped = verdict
             return None
         try:
             reply = await self._send("GET FULL VARIABLE", f"${{DEVICE_STATE({interface})}}")
         except AgiCommandError as exc:
             log.warning("call %s: DEVICE_STATE(%s): %s", self.call_id, interface, exc)
+            self._sticky_skipped = "not_free"
             return None
         state = reply.data.strip().upper() if reply.result == "1" else ""
         if state != "NOT_INUSE":
             log.debug("call %s: sticky agent %s is %s", self.call_id, interface, state or "?")
+            self._sticky_skipped = "not_free"
             return None
         ring_s = min(max(1, int(request.preferred_ring_s)), MAX_STICKY_RING_S)
         name = request.preferred_agent_name or interface
@@ -467,12 +513,14 @@ class AgiChannel:
         self._transfer = None
         if result is None or result < 0:
             log.warning("call %s: EXEC Dial (sticky) failed: %r", self.call_id, reply.lines)
+            self._sticky_skipped = "not_answered"
             return None
         status = (await self._get("DIALSTATUS")).upper()
         if status == "CANCEL":
             raise self._caller_gone("caller hung up during Dial (DIALSTATUS=CANCEL)")
         if status != "ANSWER":
             log.debug("call %s: sticky agent %s: DIALSTATUS=%s", self.call_id, interface, status)
+            self._sticky_skipped = "not_answered"
             return None
         talk = _seconds(await self._get("ANSWEREDTIME")) or 0.0
         dialled = _seconds(await self._get("DIALEDTIME"))  # ringing + talking

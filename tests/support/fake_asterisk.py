@@ -52,6 +52,7 @@ __all__ = [
     "AmiChannel",
     "AmiEvent",
     "AmiMessage",
+    "AmiQueueMember",
     "AmiUser",
     "CallResult",
     "DialOutcome",
@@ -2293,6 +2294,73 @@ class AmiUser:
 
 
 @dataclass
+class AmiQueueMember:
+    """A queue member as app_queue keeps it (``struct member``): what ``QueueStatus`` lists and
+    the member events carry. ``status`` is the numeric device state (1 = NOT_INUSE)."""
+
+    name: str
+    interface: str
+    state_interface: str = ""
+    membership: str = "static"
+    penalty: int = 0
+    calls: int = 0
+    last_call: int = 0
+    last_pause: int = 0
+    login_time: int = 0
+    in_call: bool = False
+    status: int = 1
+    paused: bool = False
+    paused_reason: str = ""
+    ringinuse: bool = True
+    wrapuptime: int = 0
+
+    def blob(self, queue: str) -> list[tuple[str, str]]:
+        """queue_member_blob_create(): the fields of every QueueMember* event, in its order."""
+        return [
+            ("Queue", queue),
+            ("MemberName", self.name),
+            ("Interface", self.interface),
+            ("StateInterface", self.state_interface or self.interface),
+            ("Membership", self.membership),
+            ("Penalty", str(self.penalty)),
+            ("CallsTaken", str(self.calls)),
+            ("LastCall", str(self.last_call)),
+            ("LastPause", str(self.last_pause)),
+            ("LoginTime", str(self.login_time)),
+            ("InCall", "1" if self.in_call else "0"),
+            ("Status", str(self.status)),
+            ("Paused", "1" if self.paused else "0"),
+            ("PausedReason", self.paused_reason),
+            ("Ringinuse", "1" if self.ringinuse else "0"),
+            ("Wrapuptime", str(self.wrapuptime)),
+        ]
+
+    def listed(self, queue: str) -> list[tuple[str, str]]:
+        """manager_queues_status(): one ``QueueMember`` item (Name/Location, not
+        MemberName/Interface; no Ringinuse)."""
+        return [
+            ("Queue", queue),
+            ("Name", self.name),
+            ("Location", self.interface),
+            ("StateInterface", self.state_interface or self.interface),
+            ("Membership", self.membership),
+            ("Penalty", str(self.penalty)),
+            ("CallsTaken", str(self.calls)),
+            ("LastCall", str(self.last_call)),
+            ("LastPause", str(self.last_pause)),
+            ("LoginTime", str(self.login_time)),
+            ("InCall", "1" if self.in_call else "0"),
+            ("Status", str(self.status)),
+            ("Paused", "1" if self.paused else "0"),
+            ("PausedReason", self.paused_reason),
+            ("Wrapuptime", str(self.wrapuptime)),
+        ]
+
+
+QueueMemberSpec = tuple[str, str] | AmiQueueMember
+
+
+@dataclass
 class Originated:
     """One Originate the fake AMI accepted."""
 
@@ -2378,7 +2446,7 @@ class FakeAmi:
         auth_fail_delay_s: float = 1.0,
         login_fails: bool = False,
         originate_hook: OriginateHook | None = None,
-        queues: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+        queues: Mapping[str, Sequence[QueueMemberSpec]] | None = None,
         sndbuf: int | None = None,
         timestamp_events: bool = False,
     ) -> None:
@@ -2389,7 +2457,10 @@ class FakeAmi:
         :class:`FakeCall` to run for the originated channel (the fake fills in its channel
         name, uniqueid and AMI link), an int (the call fails with that Reason: 3 no answer,
         5 busy, 8 congestion) or None (the channel just answers). queues: name →
-        [(member name, interface)] for QueueStatus/QueueSummary. sndbuf: SO_SNDBUF of client
+        [(member name, interface)] or [:class:`AmiQueueMember`] (paused or not…) for
+        QueueStatus/QueueSummary; :meth:`add_member`, :meth:`remove_member`,
+        :meth:`pause_member` and :meth:`set_member_status` change them and send the events
+        Asterisk sends. sndbuf: SO_SNDBUF of client
         sockets (small values make slow-client tests fast)."""
         self.host = host
         self._port = port
@@ -2400,7 +2471,10 @@ class FakeAmi:
         self.auth_fail_delay_s = auth_fail_delay_s
         self.login_fails = login_fails
         self.originate_hook = originate_hook
-        self.queues = {k: list(v) for k, v in (queues or {"support": []}).items()}
+        self._started_at = time.time()
+        self.queues: dict[str, list[AmiQueueMember]] = {
+            k: [self._member(m) for m in v] for k, v in (queues or {"support": []}).items()
+        }
         self.sndbuf = sndbuf
         self.timestamp_events = timestamp_events
         self.actions: list[AmiMessage] = []
@@ -2415,7 +2489,6 @@ class FakeAmi:
         self._channels: dict[str, tuple[FakeCall, str]] = {}
         self._queue_waiting: dict[str, list[FakeCall]] = {}
         self._local_seq = itertools.count(0x10)
-        self._started_at = time.time()
         self._changed = asyncio.Condition()
 
     # -- life cycle ------------------------------------------------------------------------
@@ -2423,6 +2496,106 @@ class FakeAmi:
     @property
     def port(self) -> int:
         return self._port
+
+    # -- queue members (app_queue) -----------------------------------------------------------
+
+    def _member(self, spec: QueueMemberSpec) -> AmiQueueMember:
+        if isinstance(spec, AmiQueueMember):
+            member = dataclasses.replace(spec)
+        else:
+            name, interface = spec
+            member = AmiQueueMember(name, interface)
+        if not member.login_time:
+            member.login_time = int(self._started_at)
+        return member
+
+    def find_member(self, queue: str, interface: str) -> AmiQueueMember | None:
+        """member_cmp_fn(): interfaces compare case-insensitively (so do queue names)."""
+        for name, members in self.queues.items():
+            if name.lower() == queue.lower():
+                for member in members:
+                    if member.interface.lower() == interface.lower():
+                        return member
+        return None
+
+    def _queues_of(self, interface: str, queue: str | None) -> list[tuple[str, AmiQueueMember]]:
+        found = []
+        for name, members in self.queues.items():
+            if queue is not None and name.lower() != queue.lower():
+                continue
+            for member in members:
+                if member.interface.lower() == interface.lower():
+                    found.append((name, member))
+        return found
+
+    async def add_member(
+        self,
+        queue: str,
+        interface: str,
+        name: str = "",
+        *,
+        paused: bool = False,
+        reason: str = "",
+        penalty: int = 0,
+    ) -> bool:
+        """AddQueueMember/QueueAdd: a dynamic member and ``QueueMemberAdded``. False (no event)
+        when the queue does not exist or the interface is a member already (RES_EXISTS)."""
+        members = next((m for q, m in self.queues.items() if q.lower() == queue.lower()), None)
+        if members is None or self.find_member(queue, interface) is not None:
+            return False
+        member = AmiQueueMember(
+            name or interface,
+            interface,
+            membership="dynamic",
+            penalty=penalty,
+            paused=paused,
+            paused_reason=reason if paused else "",
+            login_time=int(time.time()),
+        )
+        members.append(member)
+        await self.emit("QueueMemberAdded", member.blob(queue), "agent")
+        return True
+
+    async def remove_member(self, queue: str, interface: str) -> bool:
+        """RemoveQueueMember/QueueRemove: ``QueueMemberRemoved`` with the member as it was."""
+        for name, member in self._queues_of(interface, queue):
+            self.queues[name].remove(member)
+            await self.emit("QueueMemberRemoved", member.blob(name), "agent")
+            return True
+        return False
+
+    async def pause_member(
+        self, interface: str, paused: bool = True, *, queue: str | None = None, reason: str = ""
+    ) -> int:
+        """PauseQueueMember/QueuePause (``queue=None``: every queue the interface is in). One
+        ``QueueMemberPause`` per queue — also when the state does not change, as
+        set_queue_member_pause() does. Returns how many queues."""
+        found = self._queues_of(interface, queue)
+        for name, member in found:
+            member.paused = paused
+            if paused:
+                member.last_pause = int(time.time())
+            member.paused_reason = reason
+            await self.emit("QueueMemberPause", member.blob(name), "agent")
+            if not paused:
+                member.paused_reason = ""
+        return len(found)
+
+    async def set_member_status(
+        self, interface: str, status: int, *, in_call: bool | None = None
+    ) -> int:
+        """A device state change: ``QueueMemberStatus`` for every queue the interface is in
+        whose member status changes (update_status()). Returns how many events."""
+        sent = 0
+        for name, member in self._queues_of(interface, None):
+            if in_call is not None:
+                member.in_call = in_call
+            if member.status == status:
+                continue
+            member.status = status
+            await self.emit("QueueMemberStatus", member.blob(name), "agent")
+            sent += 1
+        return sent
 
     async def start(self) -> FakeAmi:
         self._server = await asyncio.start_server(
@@ -2990,7 +3163,7 @@ class FakeAmi:
         )
         items = 0
         for queue, members in self.queues.items():
-            if wanted and wanted != queue:
+            if wanted and wanted.lower() != queue.lower():
                 continue
             waiting = self._queue_waiting.get(queue, [])
             fields = [
@@ -3010,26 +3183,11 @@ class FakeAmi:
             ]
             await self._send(s, _plain("QueueParams", fields))
             items += 1
-            for member, interface in members:
-                fields = [
-                    ("Queue", queue),
-                    ("Name", member),
-                    ("Location", interface),
-                    ("StateInterface", interface),
-                    ("Membership", "static"),
-                    ("Penalty", "0"),
-                    ("CallsTaken", "0"),
-                    ("LastCall", "0"),
-                    ("LastPause", "0"),
-                    ("LoginTime", str(int(self._started_at))),
-                    ("InCall", "0"),
-                    ("Status", "1"),
-                    ("Paused", "0"),
-                    ("PausedReason", ""),
-                    ("Wrapuptime", "0"),
-                    *idtext,
-                ]
-                await self._send(s, _plain("QueueMember", fields))
+            member_filter = msg.get("Member")
+            for member in members:
+                if member_filter and member_filter not in (member.interface, member.name):
+                    continue
+                await self._send(s, _plain("QueueMember", [*member.listed(queue), *idtext]))
                 items += 1
             for pos, call in enumerate(waiting, 1):
                 fields = [
@@ -3059,12 +3217,14 @@ class FakeAmi:
         )
         items = 0
         for queue, members in self.queues.items():
-            if wanted and wanted != queue:
+            if wanted and wanted.lower() != queue.lower():
                 continue
+            logged_in = [m for m in members if m.status not in (4, 5)]  # INVALID, UNAVAILABLE
+            available = [m for m in logged_in if m.status in (0, 1) and not m.paused]
             fields = [
                 ("Queue", queue),
-                ("LoggedIn", str(len(members))),
-                ("Available", str(len(members))),
+                ("LoggedIn", str(len(logged_in))),
+                ("Available", str(len(available))),
                 ("Callers", str(len(self._queue_waiting.get(queue, [])))),
                 ("HoldTime", "0"),
                 ("TalkTime", "0"),

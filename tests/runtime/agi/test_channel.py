@@ -879,3 +879,95 @@ async def test_caller_hangup_during_the_sticky_dial(agi, dial_reply, dialstatus,
         assert agent is not None and (agent.agent_interface, agent.sticky) == ("PJSIP/8001", True)
     else:
         assert agent is None
+
+
+# -- sticky agent and the queue's member state (AMI) ------------------------------------------
+
+
+class Members:
+    """A member view with a fixed verdict (the real one: runtime.queue_members)."""
+
+    def __init__(self, verdict: str) -> None:
+        self.verdict = verdict
+        self.asked: list[tuple[str, str]] = []
+
+    def check(self, queue: str, interface: str) -> str:
+        self.asked.append((queue, interface))
+        if self.verdict == "raise":
+            raise RuntimeError("view broken")
+        return self.verdict
+
+
+QUEUED_TIMEOUT = [
+    (SUPPORT_QUEUE, ["200 result=0"]),
+    ("GET VARIABLE QUEUESTATUS", ["200 result=1 (TIMEOUT)"]),
+]
+PREAMBLE = [
+    ('SET VARIABLE __IVR_CALLER "13800138000"', ["200 result=1"]),
+    ("SET VARIABLE QUEUE_PRIO 0", ["200 result=1"]),
+]
+
+
+@pytest.mark.parametrize("verdict", ["paused", "not_member"])
+async def test_a_paused_or_non_member_sticky_agent_is_not_rung(agi, verdict):
+    channel, asterisk = agi
+    channel.queue_members = members = Members(verdict)
+    # neither DEVICE_STATE nor Dial: the member view already said no
+    result = await talk(
+        asterisk, PREAMBLE + QUEUED_TIMEOUT, channel.transfer_queue(sticky_request())
+    )
+    assert members.asked == [("support", "PJSIP/8001")]
+    assert (result.status, result.sticky, result.sticky_skipped) == (
+        QueueStatus.TIMEOUT,
+        False,
+        verdict,
+    )
+
+
+@pytest.mark.parametrize("verdict", ["member", "unknown", "raise"])
+async def test_a_member_or_an_unknown_view_leaves_the_decision_to_the_device_state(agi, verdict):
+    channel, asterisk = agi
+    channel.queue_members = Members(verdict)
+    script = [
+        *PREAMBLE,
+        (DEVICE_STATE_8001, ["200 result=1 (NOT_INUSE)"]),
+        (STICKY_DIAL, ["200 result=0"]),
+        ("GET VARIABLE DIALSTATUS", ["200 result=1 (ANSWER)"]),
+        ("GET VARIABLE ANSWEREDTIME", ["200 result=1 (40)"]),
+        ("GET VARIABLE DIALEDTIME", ["200 result=1 (45)"]),
+    ]
+    result = await talk(asterisk, script, channel.transfer_queue(sticky_request()))
+    assert (result.status, result.sticky, result.sticky_skipped) == (
+        QueueStatus.COMPLETED,
+        True,
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    ("steps", "reason"),
+    [
+        ([(DEVICE_STATE_8001, ["200 result=1 (INUSE)"])], "not_free"),
+        (
+            [
+                (DEVICE_STATE_8001, ["200 result=1 (NOT_INUSE)"]),
+                (STICKY_DIAL, ["200 result=0"]),
+                ("GET VARIABLE DIALSTATUS", ["200 result=1 (NOANSWER)"]),
+            ],
+            "not_answered",
+        ),
+    ],
+)
+async def test_why_a_member_sticky_agent_was_not_connected_is_reported(agi, steps, reason):
+    channel, asterisk = agi
+    channel.queue_members = Members("member")
+    script = PREAMBLE + steps + QUEUED_TIMEOUT
+    result = await talk(asterisk, script, channel.transfer_queue(sticky_request()))
+    assert (result.status, result.sticky_skipped) == (QueueStatus.TIMEOUT, reason)
+    # the next transfer starts clean
+    plain = await talk(
+        asterisk,
+        PREAMBLE + QUEUED_TIMEOUT,
+        channel.transfer_queue(sticky_request(preferred_agent="")),
+    )
+    assert plain.sticky_skipped == ""
