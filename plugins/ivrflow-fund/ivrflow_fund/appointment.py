@@ -525,6 +525,20 @@ class FundAppointmentSlots(_Choose):
 
 # -- 3. booking --------------------------------------------------------------------------------
 
+BOOKING_OUT: dict[str, dict[str, Any]] = {
+    "booking_variable": _var("预约编号存入 / Booking id into", "appt_booking", "variable-out"),
+    "code_variable": _var("预约码存入 / Confirmation code into", "appt_code", "variable-out"),
+    "branch_name_variable": _var(
+        "网点名称存入 / Branch name into", "appt_branch_name", "variable-out"
+    ),
+    "slot_start_variable": _var(
+        "开始时间存入 / Start time into", "appt_slot_start", "variable-out"
+    ),
+    "slot_end_variable": _var("结束时间存入 / End time into", "appt_slot_end", "variable-out"),
+}
+"""The variables a booking is described in (booked, a duplicate's existing booking, a
+look-up's find)."""
+
 
 class FundAppointmentBook(Node):
     type = "fund.appointment_book"
@@ -568,21 +582,7 @@ class FundAppointmentBook(Node):
             "branch_variable": BRANCH_IN,
             "date_variable": DATE_IN,
             "slot_variable": SLOT_IN,
-            "slot_start_variable": _var(
-                "开始时间（已有预约时写入）/ Start time (set)", "appt_slot_start", "variable-out"
-            ),
-            "slot_end_variable": _var(
-                "结束时间（已有预约时写入）/ End time (set)", "appt_slot_end", "variable-out"
-            ),
-            "booking_variable": _var(
-                "预约编号存入 / Booking id into", "appt_booking", "variable-out"
-            ),
-            "code_variable": _var(
-                "预约码存入 / Confirmation code into", "appt_code", "variable-out"
-            ),
-            "branch_name_variable": _var(
-                "网点名称存入 / Branch name into", "appt_branch_name", "variable-out"
-            ),
+            **BOOKING_OUT,
         },
     }
 
@@ -699,25 +699,11 @@ class FundAppointmentLookup(Node):
         "additionalProperties": False,
         "properties": {
             "phone": PHONE,
-            "booking_variable": _var(
-                "预约编号存入 / Booking id into", "appt_booking", "variable-out"
-            ),
-            "code_variable": _var(
-                "预约码存入 / Confirmation code into", "appt_code", "variable-out"
-            ),
+            **BOOKING_OUT,
             "service_variable": _var("业务存入 / Service into", "appt_service", "variable-out"),
             "branch_variable": _var("网点存入 / Branch into", "appt_branch", "variable-out"),
-            "branch_name_variable": _var(
-                "网点名称存入 / Branch name into", "appt_branch_name", "variable-out"
-            ),
             "date_variable": _var("日期存入 / Date into", "appt_date", "variable-out"),
             "slot_variable": _var("时段编号存入 / Slot id into", "appt_slot", "variable-out"),
-            "slot_start_variable": _var(
-                "开始时间存入 / Start time into", "appt_slot_start", "variable-out"
-            ),
-            "slot_end_variable": _var(
-                "结束时间存入 / End time into", "appt_slot_end", "variable-out"
-            ),
             "count_variable": _var("预约个数存入 / Count into", "appt_count", "variable-out"),
         },
     }

@@ -797,7 +797,7 @@ def _insert_ignore(connection: Any, table: Table) -> Any:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         return sqlite_insert(table).on_conflict_do_nothing()
-    raise NotImplementedError(f"appointments need SQLite or PostgreSQL: {connection.dialect.name}")
+    raise RuntimeError(f"appointments need SQLite or PostgreSQL: {connection.dialect.name}")
 
 
 def _id(booking_id: str) -> Any:
