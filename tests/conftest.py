@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine, text
 
-from runtime.testing import make_test_engine
+from runtime.pytest_fixtures import engine  # noqa: F401  (a fixture)
 
 
 def _open_sockets() -> set[str]:
@@ -60,17 +60,6 @@ async def _tasks_settled():
             return
         await asyncio.sleep(0)
     pytest.fail(f"test left asyncio tasks running: {pending}")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path) -> Engine:
-    """A fresh, empty database: SQLite (WAL, a file) and PostgreSQL (when
-    IVRFLOW_TEST_POSTGRES_URL names a throwaway server, as ./test arranges)."""
-    engine = make_test_engine(request.param, tmp_path)
-    if engine is None:
-        pytest.skip("IVRFLOW_TEST_POSTGRES_URL is not set (./test starts a server)")
-    yield engine
-    engine.dispose()
 
 
 def reset_postgres(engine: Engine) -> None:

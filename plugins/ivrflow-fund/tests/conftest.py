@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
@@ -21,24 +21,13 @@ from aiohttp import web
 from ivrflow_fund.demo import DemoFundBackend, appt_usage
 from ivrflow_fund.plugin import setup
 from ivrflow_fund.prompts import PROMPTS
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import delete, insert
 
 from nodes.plugins import PluginHost, Plugins, load_plugins
-from runtime.testing import make_test_engine
+from runtime.pytest_fixtures import engine  # noqa: F401  (a fixture)
 
 PIN = "123456"
 UNIT_PIN = "654321"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path) -> Iterator[Engine]:
-    """ivrflow's database, migrated: SQLite, and PostgreSQL when IVRFLOW_TEST_POSTGRES_URL
-    names a throwaway server (./test starts one)."""
-    engine = make_test_engine(request.param, tmp_path)
-    if engine is None:
-        pytest.skip("IVRFLOW_TEST_POSTGRES_URL is not set (./test starts a server)")
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

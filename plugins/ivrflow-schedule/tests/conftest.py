@@ -16,11 +16,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from ivrflow_schedule.plugin import setup
-from sqlalchemy import Engine
 
 from designer.testing import ApiTestClient, designer_with_plugins
 from nodes.plugins import PluginHost, Plugins, load_plugins
-from runtime.testing import make_test_engine
+from runtime.pytest_fixtures import engine  # noqa: F401  (a fixture)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WORKDAYS = ("mon", "tue", "wed", "thu", "fri")
@@ -51,17 +50,6 @@ def hours() -> dict[str, Any]:
 def routing_flow():
     """``routing_flow(hours_or_name)``: a flow document routing through schedule.route."""
     return _routing_flow
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path) -> Iterator[Engine]:
-    """ivrflow's database, migrated: SQLite, and PostgreSQL when IVRFLOW_TEST_POSTGRES_URL
-    names a throwaway server (./test starts one)."""
-    engine = make_test_engine(request.param, tmp_path)
-    if engine is None:
-        pytest.skip("IVRFLOW_TEST_POSTGRES_URL is not set (./test starts a server)")
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from designer.testing import ApiTestClient, designer_with_plugins
 from nodes.plugins import PluginHost, Plugins, load_plugins
-from runtime.testing import make_test_engine
+from runtime.pytest_fixtures import engine  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(autouse=True)
@@ -34,17 +34,6 @@ def no_outbox_left_running() -> Iterator[None]:
     yield
     running = [t for t in threading.enumerate() if t.name == "ivrflow-sms-outbox"]
     assert running == [], "an SMS outbox was not closed"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path) -> Iterator[Engine]:
-    """ivrflow's database, migrated: SQLite, and PostgreSQL when IVRFLOW_TEST_POSTGRES_URL
-    names a throwaway server (./test starts one)."""
-    engine = make_test_engine(request.param, tmp_path)
-    if engine is None:
-        pytest.skip("IVRFLOW_TEST_POSTGRES_URL is not set (./test starts a server)")
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
