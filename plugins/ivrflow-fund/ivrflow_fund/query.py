@@ -59,6 +59,8 @@ class _FundQuery(Node):
     category = "integration"
     fields: ClassVar[dict[str, tuple[str, str]]] = {}
     missing_exit: ClassVar[str] = "not_found"
+    lookup: ClassVar[str] = ""
+    """The :class:`~ivrflow_fund.backend.FundBackend` method that fetches the record."""
     timeout_s = 15.0  # the connector's own timeout (3 s) comes first
 
     @classmethod
@@ -78,9 +80,6 @@ class _FundQuery(Node):
             },
         }
 
-    async def fetch(self, backend: FundBackend, subject: str) -> Any:
-        raise NotImplementedError  # pragma: no cover
-
     async def run(self, call: Call, config: dict[str, Any]) -> str:
         backend: FundBackend | None = call.resources.get(RESOURCE)
         subject = call.vars.get(config["id_variable"])
@@ -91,7 +90,7 @@ class _FundQuery(Node):
             call.note("fund_query", result="not_found", detail="no id: not authenticated")
             return "not_found"
         try:
-            record = await self.fetch(backend, subject)
+            record = await getattr(backend, self.lookup)(subject)
         except FundUnavailable as exc:
             call.note("fund_query", result="unavailable", why=exc.reason)
             return "unavailable"
@@ -125,8 +124,7 @@ class FundAccountQuery(_FundQuery):
         "not_found": {"zh": "无此账户", "en": "Not found"}
     }
 
-    async def fetch(self, backend: FundBackend, subject: str) -> Any:
-        return await backend.personal_account(subject)
+    lookup = "personal_account"
 
 
 class FundLoanQuery(_FundQuery):
@@ -153,8 +151,7 @@ class FundLoanQuery(_FundQuery):
         "not_found": {"zh": "未验证身份", "en": "Not authenticated"},
     }
 
-    async def fetch(self, backend: FundBackend, subject: str) -> Any:
-        return await backend.loan(subject)
+    lookup = "loan"
 
 
 class FundEmployerQuery(_FundQuery):
@@ -178,5 +175,4 @@ class FundEmployerQuery(_FundQuery):
         "not_found": {"zh": "无此单位", "en": "Not found"}
     }
 
-    async def fetch(self, backend: FundBackend, subject: str) -> Any:
-        return await backend.employer_account(subject)
+    lookup = "employer_account"
